@@ -1,0 +1,956 @@
+#!/usr/bin/env python3
+"""Build the positional-embedding explainer: markdown in content/ -> static site in dist/.
+
+    python build.py [build]      build dist/ (atomic: dist/ is replaced only on success)
+    python build.py check        validate every content file, write nothing
+    python build.py serve        build, serve on 127.0.0.1 and rebuild + reload on change
+
+The build is a short pipeline of named stages, in the order they run:
+
+    read_sources  -> content/*.md as Source(path, text)
+    parse_page    -> front matter, component directives, math, Markdown -> Page
+    check_site    -> cross-page checks (links, anchors), all errors at once
+    bundle_assets -> hashed site CSS/JS, vendored Pyodide + Plotly, engine zip, snapshot, images
+    render_pages  -> Jinja2 templates -> HTML strings
+    write_site    -> files into a staging folder, then swapped in for dist/
+
+Content mistakes raise ContentError and are printed as ``path:line: message``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import dataclasses
+import datetime as _dt
+import fcntl
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent
+CONTENT = ROOT / "content"
+TEMPLATES = ROOT / "site_templates"
+STATIC = TEMPLATES / "static"
+ENGINE_SRC = ROOT / "pyodide_src"
+NODE_MODULES = ROOT / "node_modules"
+CACHE = ROOT / ".cache"
+DIST = ROOT / "dist"
+
+sys.path.insert(0, str(ENGINE_SRC))
+
+SITE = {
+    "name": "ViT positional embeddings, explained",
+    "lang": "en",
+}
+# The five Pyodide core files the page loads, and nothing else from the package.
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm",
+                 "python_stdlib.zip", "pyodide-lock.json")
+PLOTLY_PACKAGE = "plotly.js-cartesian-dist-min"
+PLOTLY_FILE = "plotly-cartesian.min.js"
+# Largest image side the page offers; the source photograph is prepared at this size.
+SOURCE_IMAGE_SIZE = 384
+CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+       "connect-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+       "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'")
+
+
+# --------------------------------------------------------------------------- errors
+
+class ContentError(Exception):
+    """A mistake in an author's file, reported as ``path:line: message``."""
+
+    def __init__(self, path: Path | str, line: int, message: str):
+        super().__init__(message)
+        self.path, self.line, self.message = Path(path), line, message
+
+    def __str__(self) -> str:
+        return f"{display_path(self.path)}:{self.line}: {self.message}"
+
+
+class BuildFailed(Exception):
+    """Raised with every ContentError found, or with one build-environment message."""
+
+    def __init__(self, errors: list[ContentError] | None = None, message: str = ""):
+        super().__init__(message)
+        self.errors = errors or []
+        self.message = message
+
+    def report(self) -> str:
+        lines = [str(e) for e in self.errors]
+        if self.message:
+            lines.append(f"error: {self.message}")
+        return "\n".join(lines)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- stage 1: read
+
+@dataclasses.dataclass
+class Source:
+    path: Path
+    text: str
+
+    @property
+    def slug(self) -> str:
+        return self.path.stem
+
+
+def read_sources(content_dir: Path = CONTENT) -> list[Source]:
+    """Every content/*.md, except partials whose name starts with an underscore."""
+    sources = []
+    for path in sorted(content_dir.glob("*.md")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise BuildFailed([ContentError(path, 1, f"file is not valid UTF-8 ({exc.reason})")])
+        sources.append(Source(path, text.replace("\r\n", "\n")))
+    if not sources:
+        raise BuildFailed(message=f"no markdown files in {display_path(content_dir)}")
+    return sources
+
+
+# --------------------------------------------------------------------------- stage 2: parse
+
+FRONT_MATTER_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    # name: (accepted types, required)
+    "title": (str, True),
+    "description": (str, True),
+    "index": (bool, False),
+    "date": ((str, _dt.date), False),
+    "authors": (list, False),
+}
+
+
+@dataclasses.dataclass
+class Page:
+    source: Source
+    meta: dict[str, Any]
+    body_html: str = ""
+    toc_html: str = ""
+    anchors: set[str] = dataclasses.field(default_factory=set)
+    links: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (line, target)
+    images: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    components: list["Directive"] = dataclasses.field(default_factory=list)
+
+    @property
+    def is_index(self) -> bool:
+        return bool(self.meta.get("index"))
+
+    @property
+    def output_name(self) -> str:
+        return "index.html" if self.is_index else f"{self.source.slug}.html"
+
+
+def parse_front_matter(source: Source) -> tuple[dict[str, Any], int, list[ContentError]]:
+    """Split YAML front matter off. Returns (meta, first body line index, errors)."""
+    import yaml
+
+    lines = source.text.split("\n")
+    errors: list[ContentError] = []
+    if not lines or lines[0].strip() != "---":
+        return {}, 0, [ContentError(source.path, 1, "missing front matter: the file must start with a '---' line")]
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
+    except StopIteration:
+        return {}, 0, [ContentError(source.path, 1, "front matter is not closed: add a '---' line after it")]
+    block = "\n".join(lines[1:end])
+    try:
+        node = yaml.compose(block)
+        meta = yaml.safe_load(block) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = 2 + (mark.line if mark else 0)
+        problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
+        return {}, end + 1, [ContentError(source.path, line, f"front matter is not valid YAML: {problem}")]
+    if not isinstance(meta, dict):
+        return {}, end + 1, [ContentError(source.path, 2, "front matter must be a mapping of 'field: value' lines")]
+    key_lines = {}
+    if node is not None and hasattr(node, "value") and isinstance(node.value, list):
+        for key_node, _ in node.value:
+            key_lines[str(key_node.value)] = key_node.start_mark.line + 2
+    for key, value in meta.items():
+        line = key_lines.get(str(key), 2)
+        if key not in FRONT_MATTER_FIELDS:
+            allowed = ", ".join(FRONT_MATTER_FIELDS)
+            errors.append(ContentError(source.path, line, f"unknown front-matter field '{key}' (allowed: {allowed})"))
+            continue
+        types, _ = FRONT_MATTER_FIELDS[key]
+        if not isinstance(value, types) or (types is str and not str(value).strip()):
+            want = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+            errors.append(ContentError(source.path, line,
+                                       f"front-matter field '{key}' must be a non-empty {want}, got {value!r}"))
+    for key, (_, required) in FRONT_MATTER_FIELDS.items():
+        if required and key not in meta:
+            errors.append(ContentError(source.path, 1, f"front matter is missing the required field '{key}'"))
+    return meta, end + 1, errors
+
+
+# ---- component directives:  ::: name / key: value lines / :::
+
+@dataclasses.dataclass
+class Option:
+    kind: type
+    default: Any
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+
+
+@dataclasses.dataclass
+class Directive:
+    name: str
+    options: dict[str, Any]
+    line: int
+    path: Path
+    index: int = 0  # nth directive on the page, for element ids
+
+
+STRATEGIES = ("learned", "sinusoidal", "sincos2d", "learned2d")
+STEPS = ("input", "patch", "project", "flatten", "addpos")
+COMPONENT_OPTIONS: dict[str, dict[str, Option]] = {
+    "vit-stepper": {
+        "image": Option(str, "images/astronaut.png", help="photograph in content/, PNG or JPEG"),
+        "image_size": Option(int, 64, minimum=8, maximum=SOURCE_IMAGE_SIZE, help="side of the square input, px"),
+        "patch": Option(int, 16, minimum=2, maximum=64, help="patch side P, px; must divide image_size"),
+        "dim": Option(int, 8, minimum=4, maximum=64, help="embedding width D, a multiple of 4"),
+        "strategy": Option(str, "learned", choices=STRATEGIES),
+        "step": Option(str, "input", choices=STEPS),
+        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
+    },
+    "resolution-change": {
+        "from_grid": Option(int, 4, minimum=2, maximum=16),
+        "to_grid": Option(int, 6, minimum=2, maximum=24),
+        "method": Option(str, "timm", choices=("timm", "deit", "jax")),
+        "dim": Option(int, 8, minimum=4, maximum=64),
+        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
+    },
+    "permutation-demo": {
+        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
+    },
+    "relative-bias": {
+        "window": Option(int, 3, minimum=2, maximum=8),
+        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
+    },
+    "rope-shift": {
+        "grid": Option(int, 4, minimum=2, maximum=8),
+        "dim": Option(int, 8, minimum=4, maximum=64),
+        "base": Option(float, 100.0, minimum=1.0, maximum=1e6),
+    },
+}
+
+
+def parse_directive(path: Path, start: int, name: str, body: list[str]) -> tuple[Directive | None, list[ContentError]]:
+    """Validate one directive; ``start`` is the 1-based line of its opening fence."""
+    import yaml
+
+    errors: list[ContentError] = []
+    schema = COMPONENT_OPTIONS.get(name)
+    if schema is None:
+        known = ", ".join(COMPONENT_OPTIONS)
+        return None, [ContentError(path, start, f"unknown component '{name}' (known: {known})")]
+    options = {key: opt.default for key, opt in schema.items()}
+    for offset, raw in enumerate(body, start=1):
+        line_no = start + offset
+        if not raw.strip() or raw.strip().startswith("#"):
+            continue
+        if ":" not in raw:
+            errors.append(ContentError(path, line_no, f"expected 'option: value' in component '{name}', got {raw.strip()!r}"))
+            continue
+        key, _, value_text = raw.partition(":")
+        key = key.strip()
+        if key not in schema:
+            errors.append(ContentError(path, line_no,
+                                       f"unknown option '{key}' for component '{name}' (allowed: {', '.join(schema)})"))
+            continue
+        try:
+            value = yaml.safe_load(value_text) if value_text.strip() else None
+        except yaml.YAMLError:
+            errors.append(ContentError(path, line_no, f"option '{key}' has a value that is not valid YAML"))
+            continue
+        opt = schema[key]
+        if opt.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, opt.kind) or isinstance(value, bool) != (opt.kind is bool):
+            errors.append(ContentError(path, line_no,
+                                       f"option '{key}' of '{name}' must be {opt.kind.__name__}, got {value!r}"))
+            continue
+        if opt.choices and value not in opt.choices:
+            errors.append(ContentError(path, line_no,
+                                       f"option '{key}' of '{name}' must be one of {', '.join(opt.choices)}; got {value!r}"))
+            continue
+        if opt.minimum is not None and not (opt.minimum <= value <= opt.maximum):
+            errors.append(ContentError(path, line_no,
+                                       f"option '{key}' of '{name}' must be between {opt.minimum:g} and {opt.maximum:g}, got {value!r}"))
+            continue
+        options[key] = value
+    if not errors:
+        errors += validate_component(path, start, name, options)
+    return (None if errors else Directive(name, options, start, path)), errors
+
+
+def validate_component(path: Path, line: int, name: str, o: dict[str, Any]) -> list[ContentError]:
+    """Rules that tie several options together."""
+    errors = []
+    if name == "vit-stepper":
+        if o["image_size"] % o["patch"]:
+            errors.append(ContentError(path, line, f"patch {o['patch']} does not divide image_size {o['image_size']}"))
+        if o["dim"] % 4:
+            errors.append(ContentError(path, line, f"dim must be a multiple of 4 (2D sin-cos splits it in four), got {o['dim']}"))
+        image = (CONTENT / o["image"]).resolve()
+        if not image.is_relative_to(CONTENT.resolve()) or not image.is_file():
+            errors.append(ContentError(path, line, f"image '{o['image']}' not found in content/"))
+        elif image.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            errors.append(ContentError(path, line, f"image '{o['image']}' must be a PNG or JPEG"))
+    if name in ("rope-shift", "resolution-change") and o["dim"] % 4:
+        errors.append(ContentError(path, line, f"dim must be a multiple of 4, got {o['dim']}"))
+    return errors
+
+
+# ---- math: $inline$ and $$display$$ rendered to MathML at build time
+
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)((?:\\.|[^$\\\n])+?)(?<!\s)\$(?!\$)")
+CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def latex_to_mathml(latex: str, display: bool) -> str:
+    """Convert LaTeX with latex2mathml; raises ValueError with a readable reason."""
+    from latex2mathml.converter import convert
+
+    if latex.count("{") != latex.count("}"):
+        raise ValueError("unbalanced braces")
+    if re.search(r"\\(begin|end)\{", latex):
+        raise ValueError("environments (\\begin...\\end) are not supported; use one $$ block per line")
+    try:
+        mathml = convert(latex, display="block" if display else "inline")
+    except Exception as exc:  # latex2mathml raises many exception types
+        raise ValueError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+    unknown = re.findall(r"<mi>\\([A-Za-z]+)</mi>|<mtext>\\([A-Za-z]+)</mtext>", mathml)
+    if unknown:
+        raise ValueError("unknown command \\" + next(a or b for a, b in unknown))
+    return mathml
+
+
+# ---- the line pass: directives, math and placeholders, with exact line numbers
+
+PLACEHOLDER = "\x02{}\x03"
+PLACEHOLDER_RE = re.compile("\x02(\\d+)\x03")
+FENCE_RE = re.compile(r"^\s*(```+|~~~+)")
+DIRECTIVE_OPEN = re.compile(r"^:::\s*([A-Za-z][\w-]*)?\s*$")
+LINK_RE = re.compile(r"(!?)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def preprocess(source: Source, first_line: int, errors: list[ContentError]):
+    """Replace directives and math by placeholders; collect links and images with their lines.
+
+    Returns (markdown text, stash of HTML fragments or Directives, links, images).
+    """
+    lines = source.text.split("\n")
+    out: list[str] = [""] * first_line  # keep line numbers aligned with the file
+    stash: list[Any] = []
+    links: list[tuple[int, str]] = []
+    images: list[tuple[int, str]] = []
+    fence: str | None = None
+    i = first_line
+    while i < len(lines):
+        line, line_no = lines[i], i + 1
+        stripped = line.strip()
+        m = FENCE_RE.match(line)
+        if fence:
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+                fence = None
+            out.append(line)
+            i += 1
+            continue
+        if m:
+            fence = m.group(1)
+            out.append(line)
+            i += 1
+            continue
+        d = DIRECTIVE_OPEN.match(line)
+        if d:
+            if not d.group(1):
+                errors.append(ContentError(source.path, line_no, "a ':::' line closes nothing: name the component, e.g. '::: vit-stepper'"))
+                out.append("")
+                i += 1
+                continue
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == ":::"), None)
+            if end is None:
+                errors.append(ContentError(source.path, line_no, f"component '{d.group(1)}' is not closed: add a ':::' line"))
+                break
+            directive, errs = parse_directive(source.path, line_no, d.group(1), lines[i + 1:end])
+            errors.extend(errs)
+            stash.append(directive)
+            out.append(PLACEHOLDER.format(len(stash) - 1))
+            out.extend([""] * (end - i))
+            i = end + 1
+            continue
+        if stripped.startswith("$$"):
+            indent = line[: len(line) - len(line.lstrip())]
+            rest = stripped[2:]
+            if rest.endswith("$$") and len(rest) >= 2:  # $$ x $$ on one line
+                body, end = [rest[:-2]], i
+            else:
+                end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().endswith("$$")), None)
+                if end is None:
+                    errors.append(ContentError(source.path, line_no, "display math is not closed: add a '$$' line"))
+                    break
+                body = [rest] + lines[i + 1:end] + [lines[end].strip()[:-2]]
+            latex = "\n".join(body).strip()
+            try:
+                if not latex:
+                    raise ValueError("empty formula")
+                stash.append(latex_to_mathml(latex, display=True))
+                out.append(indent + PLACEHOLDER.format(len(stash) - 1))
+            except ValueError as exc:
+                errors.append(ContentError(source.path, line_no, f"math: {exc} in $${latex}$$"))
+                out.append("")
+            out.extend([""] * (end - i))
+            i = end + 1
+            continue
+        # Inline: protect code spans, then convert $...$.
+        code_spans: list[str] = []
+
+        def keep_code(match: re.Match) -> str:
+            code_spans.append(match.group(0))
+            return f"\x04{len(code_spans) - 1}\x04"
+
+        protected = CODE_SPAN.sub(keep_code, line)
+
+        def inline_math(match: re.Match) -> str:
+            latex = match.group(1)
+            try:
+                stash.append(latex_to_mathml(latex, display=False))
+            except ValueError as exc:
+                errors.append(ContentError(source.path, line_no, f"math: {exc} in ${latex}$"))
+                return ""
+            return PLACEHOLDER.format(len(stash) - 1)
+
+        converted = INLINE_MATH.sub(inline_math, protected)
+        if re.search(r"(?<![\\$])\$(?!\$)", converted):
+            errors.append(ContentError(source.path, line_no, "math: unmatched '$' (write \\$ for a literal dollar sign)"))
+        for lm in LINK_RE.finditer(converted):
+            (images if lm.group(1) else links).append((line_no, lm.group(2)))
+        converted = re.sub("\x04(\\d+)\x04", lambda mm: code_spans[int(mm.group(1))], converted)
+        out.append(converted.replace("\\$", "&#36;"))
+        i += 1
+    return "\n".join(out), stash, links, images
+
+
+def markdown_renderer():
+    import markdown
+
+    return markdown.Markdown(
+        extensions=["tables", "fenced_code", "attr_list", "footnotes", "toc", "admonition",
+                    "pymdownx.details", "sane_lists", "md_in_html"],
+        extension_configs={
+            "toc": {"permalink": "#", "permalink_title": "Link to this section", "toc_depth": "2-3"},
+            "footnotes": {"BACKLINK_TITLE": "Back to reference %d"},
+        },
+        output_format="html",
+    )
+
+
+def parse_page(source: Source) -> tuple[Page, list[ContentError]]:
+    """Front matter + directives + math + Markdown -> Page (components not yet rendered)."""
+    meta, first_line, errors = parse_front_matter(source)
+    text, stash, links, images = preprocess(source, first_line, errors)
+    md = markdown_renderer()
+    body = md.convert(text)
+    page = Page(source, meta, links=links, images=images)
+    page.toc_html = md.toc
+    page.anchors = set(re.findall(r'\sid="([^"]+)"', body))
+    for n, item in enumerate(stash):
+        if isinstance(item, Directive):
+            item.index = len(page.components)
+            page.components.append(item)
+    page.body_html = body
+    page._stash = stash  # type: ignore[attr-defined]
+    return page, errors
+
+
+# --------------------------------------------------------------------------- stage 3: cross-page checks
+
+def check_site(pages: list[Page]) -> list[ContentError]:
+    errors: list[ContentError] = []
+    by_name = {p.source.path.name: p for p in pages}
+    indexes = [p for p in pages if p.is_index]
+    if len(indexes) != 1:
+        where = indexes[1] if len(indexes) > 1 else pages[0]
+        names = ", ".join(p.source.path.name for p in indexes) or "none"
+        errors.append(ContentError(where.source.path, 1,
+                                   f"exactly one page must set 'index: true' in its front matter (found: {names})"))
+    for page in pages:
+        for line, target in page.links:
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
+                continue  # external links are the reader's to follow
+            file_part, _, anchor = target.partition("#")
+            if not file_part:
+                target_page = page
+            elif file_part.endswith(".md"):
+                target_page = by_name.get(Path(file_part).name)
+                if target_page is None or "/" in file_part.strip("./"):
+                    errors.append(ContentError(page.source.path, line, f"link to '{file_part}': no such page in content/"))
+                    continue
+            else:
+                if not (CONTENT / file_part).resolve().is_file():
+                    errors.append(ContentError(page.source.path, line, f"link to '{file_part}': no such file in content/"))
+                continue
+            if anchor and anchor not in target_page.anchors:
+                errors.append(ContentError(page.source.path, line,
+                                           f"link to '#{anchor}': no heading or element with that id in {target_page.source.path.name}"))
+        for line, target in page.images:
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
+                errors.append(ContentError(page.source.path, line,
+                                           f"image '{target}' is on another host; put it in content/images/ (the site loads nothing from outside)"))
+            elif not (CONTENT / target).resolve().is_file():
+                errors.append(ContentError(page.source.path, line, f"image '{target}' not found in content/"))
+    return errors
+
+
+def parse_all(sources: list[Source]) -> list[Page]:
+    """Parse every page and run the cross-page checks; raise with every error found."""
+    pages, errors = [], []
+    for source in sources:
+        page, errs = parse_page(source)
+        pages.append(page)
+        errors += errs
+    errors += check_site(pages)
+    if errors:
+        raise BuildFailed(errors)
+    return pages
+
+
+# --------------------------------------------------------------------------- stage 4: assets
+
+def file_hash(*paths: Path, extra: bytes = b"") -> str:
+    h = hashlib.sha256(extra)
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        for f in files:
+            h.update(f.relative_to(path).as_posix().encode() if path.is_dir() else f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@dataclasses.dataclass
+class Assets:
+    """Where each asset lives in the output, relative to the site root, plus files to write."""
+    files: dict[str, Path | bytes] = dataclasses.field(default_factory=dict)
+    urls: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def package_version(name: str) -> str:
+    manifest = NODE_MODULES / name / "package.json"
+    if not manifest.is_file():
+        raise BuildFailed(message=f"{display_path(manifest)} is missing: run 'npm ci' (or 'make site')")
+    return json.loads(manifest.read_text())["version"]
+
+
+def bundle_runtime(assets: Assets) -> None:
+    """Vendor the Pyodide core and the Plotly cartesian bundle under versioned folders."""
+    version = package_version("pyodide")
+    for name in PYODIDE_FILES:
+        src = NODE_MODULES / "pyodide" / name
+        if not src.is_file():
+            raise BuildFailed(message=f"{display_path(src)} is missing: run 'npm ci'")
+        assets.files[f"vendor/pyodide-{version}/{name}"] = src
+    assets.urls["pyodide_dir"] = f"vendor/pyodide-{version}/"
+    assets.urls["pyodide_version"] = version
+    plotly_version = package_version(PLOTLY_PACKAGE)
+    src = NODE_MODULES / PLOTLY_PACKAGE / PLOTLY_FILE
+    assets.files[f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"] = src
+    assets.urls["plotly"] = f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"
+
+
+def bundle_static(assets: Assets) -> None:
+    """Site CSS/JS go under one folder named by their combined hash, so relative imports keep working."""
+    digest = file_hash(STATIC)
+    base = f"assets/site-{digest}/"
+    for f in sorted(STATIC.rglob("*")):
+        if f.is_file():
+            assets.files[base + f.relative_to(STATIC).as_posix()] = f
+    assets.urls["static"] = base
+
+
+def engine_archive() -> tuple[bytes, str]:
+    """pyodide_src/pe_engine as one deterministic zip for pyodide.unpackArchive."""
+    pkg = ENGINE_SRC / "pe_engine"
+    if not (pkg / "__init__.py").is_file():
+        raise BuildFailed(message=f"{display_path(pkg)} is missing its __init__.py")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for f in sorted(pkg.rglob("*.py")):
+            info = zipfile.ZipInfo(f.relative_to(ENGINE_SRC).as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, f.read_bytes())
+    data = buf.getvalue()
+    return data, hashlib.sha256(data).hexdigest()[:12]
+
+
+def bundle_engine(assets: Assets, snapshot: bool = True) -> None:
+    data, digest = engine_archive()
+    assets.files[f"assets/pe_engine-{digest}.zip"] = data
+    assets.urls["engine"] = f"assets/pe_engine-{digest}.zip"
+    assets.urls["engine_hash"] = digest
+    if snapshot:
+        path = memory_snapshot(data, digest)
+        if path is not None:
+            name = f"assets/snapshot-{path.name}"
+            assets.files[name] = path
+            assets.urls["snapshot"] = name
+
+
+SNAPSHOT_SCRIPT = ENGINE_SRC / "make_snapshot.mjs"
+
+
+def memory_snapshot(engine_zip: bytes, engine_digest: str) -> Path | None:
+    """Boot the vendored Pyodide in Node with the engine imported and save its memory.
+
+    Cached under .cache/snapshots by a hash of every input, so an unchanged rebuild skips it.
+    Without Node or the script the site still works: the worker boots normally.
+    """
+    if not SNAPSHOT_SCRIPT.is_file() or shutil.which("node") is None or os.environ.get("PE_NO_SNAPSHOT"):
+        return None
+    pyodide_dir = NODE_MODULES / "pyodide"
+    key = file_hash(*(pyodide_dir / n for n in PYODIDE_FILES), SNAPSHOT_SCRIPT,
+                    extra=engine_zip)
+    out = CACHE / "snapshots" / f"{key}.bin.gz"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    zip_path = out.with_suffix(".zip.tmp")
+    zip_path.write_bytes(engine_zip)
+    tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
+    proc = subprocess.run(
+        ["node", str(SNAPSHOT_SCRIPT), "--pyodide", str(pyodide_dir), "--engine", str(zip_path),
+         "--out", str(tmp), "--engine-hash", engine_digest],
+        capture_output=True, text=True, timeout=300)
+    zip_path.unlink(missing_ok=True)
+    if proc.returncode != 0 or not tmp.is_file():
+        tmp.unlink(missing_ok=True)
+        raise BuildFailed(message="making the Pyodide memory snapshot failed:\n" + (proc.stderr or proc.stdout)[-2000:])
+    os.replace(tmp, out)
+    return out
+
+
+def prepare_image(relpath: str) -> tuple[Path, str]:
+    """The photograph as a square PNG of SOURCE_IMAGE_SIZE, without colour chunks (so the
+    browser's canvas reads back exactly the bytes Pillow wrote). Cached by content hash."""
+    from PIL import Image
+
+    src = CONTENT / relpath
+    digest = file_hash(src, extra=str(SOURCE_IMAGE_SIZE).encode())
+    out = CACHE / "images" / f"{src.stem}-{digest}.png"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(src) as im:
+            im = im.convert("RGB")
+            side = min(im.size)
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            im = im.crop((left, top, left + side, top + side))
+            im = im.resize((SOURCE_IMAGE_SIZE, SOURCE_IMAGE_SIZE), Image.Resampling.LANCZOS)
+            tmp = out.with_suffix(f".{os.getpid()}.tmp")
+            im.save(tmp, format="PNG", optimize=True)
+        os.replace(tmp, out)
+    return out, f"images/{out.name}"
+
+
+def image_pixels(path: Path) -> list[int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return list(im.convert("RGB").tobytes())
+
+
+def bundle_assets(pages: list[Page], snapshot: bool = True) -> Assets:
+    assets = Assets()
+    bundle_runtime(assets)
+    bundle_static(assets)
+    bundle_engine(assets, snapshot=snapshot)
+    for page in pages:
+        for _, target in page.images:
+            assets.files[target] = CONTENT / target
+    return assets
+
+
+# --------------------------------------------------------------------------- stage 5: render
+
+def template_env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["math"] = lambda latex, display=False: __import__("markupsafe").Markup(latex_to_mathml(latex, display))
+    env.filters["num"] = lambda x, digits=3: f"{x:.{digits}f}"
+    env.filters["thousands"] = lambda x: f"{x:,}"
+    return env
+
+
+@dataclasses.dataclass
+class RenderContext:
+    assets: Assets
+    env: Any
+    page: Page
+    root: str  # relative prefix from this page to the site root ("" for top-level pages)
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)  # JSON handed to the page's scripts
+    model_input: Any = None  # (pixels, options) of the page's stepper, for components that reuse them
+
+
+def render_component(directive: Directive, ctx: RenderContext) -> str:
+    from pe_engine import views  # imported late: the engine is only needed when rendering
+
+    o = directive.options
+    cid = f"{directive.name}-{directive.index}"
+    extra: dict[str, Any] = {}
+    if directive.name == "vit-stepper":
+        image_path, image_url = prepare_image(o["image"])
+        ctx.assets.files[image_url] = image_path
+        pixels = views.model_input(image_pixels(image_path), SOURCE_IMAGE_SIZE, o["image_size"])
+        view = views.stepper_view(pixels, o["image_size"], o["patch"], o["dim"], o["seed"])
+        ctx.model_input = (pixels, o)
+        input_png = png_bytes(pixels, o["image_size"])
+        input_url = f"images/input-{hashlib.sha256(input_png).hexdigest()[:12]}.png"
+        ctx.assets.files[input_url] = input_png
+        extra = {"view": view, "image_url": image_url, "input_url": input_url,
+                 "vit_base": views.dimensions_view(224, 16, 768), "presets": views.presets_view()}
+        ctx.data["stepper"] = {"id": cid, "options": o, "image": ctx.root + image_url,
+                               "source_size": SOURCE_IMAGE_SIZE, "view": view}
+    elif directive.name == "resolution-change":
+        extra = {"view": views.resolution_view(o["from_grid"], o["to_grid"], o["dim"], o["method"], o["seed"])}
+    elif directive.name == "permutation-demo":
+        if ctx.model_input is None:
+            raise BuildFailed([ContentError(directive.path, directive.line,
+                                            "permutation-demo needs a vit-stepper earlier on the page (it shuffles its patches)")])
+        pixels, so = ctx.model_input
+        extra = {"view": views.permutation_view(pixels, so["image_size"], so["patch"], so["dim"], so["seed"], 1)}
+        extra["view"]["stepper"] = {k: so[k] for k in ("image_size", "patch", "dim", "seed")}
+    elif directive.name == "relative-bias":
+        extra = {"view": views.relative_bias_view(o["window"], o["seed"])}
+    elif directive.name == "rope-shift":
+        extra = {"view": views.rope_view(o["grid"], o["dim"], o["base"])}
+    if directive.name != "vit-stepper":
+        ctx.data.setdefault("components", {})[cid] = {"name": directive.name, "options": o, "view": extra["view"]}
+    template = ctx.env.get_template(f"components/{directive.name}.html")
+    return template.render(id=cid, options=o, root=ctx.root, strategies=STRATEGIES, steps=STEPS, **extra)
+
+
+def png_bytes(pixels: list[int], size: int) -> bytes:
+    """The model's input image (after resizing) as a PNG, for the first view."""
+    from PIL import Image
+
+    im = Image.frombytes("RGB", (size, size), bytes(pixels))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def render_pages(pages: list[Page], assets: Assets) -> dict[str, str]:
+    env = template_env()
+    index = next(p for p in pages if p.is_index)
+    nav = [{"title": p.meta["title"], "href": p.output_name} for p in pages]
+    nav.sort(key=lambda item: item["href"] != "index.html")
+    out = {}
+    for page in pages:
+        ctx = RenderContext(assets, env, page, root="")
+        stash = page._stash  # type: ignore[attr-defined]
+        rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in stash]
+        body = rewrite_links(page.body_html, pages)
+        # A component placeholder stands alone in its paragraph; math may sit inside text.
+        body = re.sub("<p>\x02(\\d+)\x03</p>", lambda m: rendered[int(m.group(1))], body)
+        body = PLACEHOLDER_RE.sub(lambda m: rendered[int(m.group(1))], body)
+        template = env.get_template("article.html")
+        out[page.output_name] = template.render(
+            site=SITE, page=page.meta, body=__import__("markupsafe").Markup(body),
+            toc=__import__("markupsafe").Markup(page.toc_html), nav=nav, index_href="index.html",
+            is_index=page is index, assets=assets.urls, csp=CSP, root=ctx.root,
+            has_components=bool(page.components), page_data=ctx.data,
+            livereload=assets.urls.get("livereload"))
+    return out
+
+
+def rewrite_links(body: str, pages: list[Page]) -> str:
+    """Links to other .md pages point at their .html output; images at their copied path."""
+    names = {p.source.path.name: p.output_name for p in pages}
+
+    def fix(m: re.Match) -> str:
+        target = html.unescape(m.group(2))
+        file_part, sep, anchor = target.partition("#")
+        if file_part in names:
+            return f'{m.group(1)}="{html.escape(names[file_part] + sep + anchor)}"'
+        return m.group(0)
+
+    return re.sub(r'(href)="([^"#:]+\.md(?:#[^"]*)?)"', fix, body)
+
+
+# --------------------------------------------------------------------------- stage 6: write
+
+RENAME_EXCHANGE = 2
+
+
+def swap_directories(new: Path, current: Path) -> None:
+    """Put ``new`` in place of ``current`` atomically where the OS allows it."""
+    if not current.exists():
+        os.rename(new, current)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        AT_FDCWD = -100
+        if renameat2(AT_FDCWD, os.fsencode(new), AT_FDCWD, os.fsencode(current), RENAME_EXCHANGE) == 0:
+            shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the old build
+            return
+    old = current.with_name(current.name + f".old-{os.getpid()}")
+    os.rename(current, old)
+    os.rename(new, current)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_site(html_pages: dict[str, str], assets: Assets, dist: Path = DIST) -> None:
+    """Write everything into a staging folder next to dist/, then swap it in."""
+    staging = dist.with_name(f"{dist.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for rel, content in assets.files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                try:
+                    os.link(content, target)  # cheap and safe: sources are replaced, never edited in place
+                except OSError:
+                    shutil.copyfile(content, target)
+        for name, text in html_pages.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        (staging / ".nojekyll").write_text("")
+        swap_directories(staging, dist)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def clean_stale_staging(dist: Path = DIST) -> None:
+    """Remove staging folders left by builds that were killed."""
+    for stale in dist.parent.glob(f"{dist.name}.staging-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    for stale in dist.parent.glob(f"{dist.name}.old-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_lock():
+    """One build at a time: a second one waits for the first to finish."""
+    CACHE.mkdir(exist_ok=True)
+    with open(CACHE / "build.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another build is running; waiting for it to finish…", file=sys.stderr)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+def build(dist: Path = DIST, snapshot: bool = True, livereload: bool = False) -> dict[str, float]:
+    """Run every stage; dist/ is only touched by the final swap."""
+    timings: dict[str, float] = {}
+
+    def stage(name: str, fn: Callable, *args, **kwargs):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        timings[name] = time.perf_counter() - t0
+        return result
+
+    with build_lock():
+        clean_stale_staging(dist)
+        sources = stage("read", read_sources)
+        pages = stage("parse", parse_all, sources)
+        assets = stage("assets", bundle_assets, pages, snapshot=snapshot)
+        if livereload:
+            assets.urls["livereload"] = assets.urls["static"] + "js/livereload.js"
+        html_pages = stage("render", render_pages, pages, assets)
+        stage("write", write_site, html_pages, assets, dist)
+    return timings
+
+
+def check() -> list[ContentError]:
+    """Every problem in content/, without writing anything."""
+    try:
+        sources = read_sources()
+    except BuildFailed as exc:
+        return exc.errors or [ContentError(CONTENT, 1, exc.message)]
+    errors: list[ContentError] = []
+    pages = []
+    for source in sources:
+        page, errs = parse_page(source)
+        pages.append(page)
+        errors += errs
+    errors += check_site(pages)
+    return sorted(errors, key=lambda e: (str(e.path), e.line))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="build.py", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    p_build = sub.add_parser("build", help="build dist/ (the default)")
+    p_build.add_argument("--no-snapshot", action="store_true", help="skip the Pyodide memory snapshot")
+    sub.add_parser("check", help="validate content/ and print every problem; writes nothing")
+    p_serve = sub.add_parser("serve", help="live preview on 127.0.0.1 with rebuild and reload")
+    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--no-snapshot", action="store_true")
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["build", *argv]  # build is the default subcommand
+    args = parser.parse_args(argv)
+    command = args.command
+
+    if command == "check":
+        errors = check()
+        for e in errors:
+            print(e)
+        print(f"{len(errors)} problem(s) found" if errors else "content OK", file=sys.stderr)
+        return 1 if errors else 0
+    if command == "serve":
+        from site_templates.serve import serve  # noqa: F401  (kept apart from the build)
+    try:
+        t0 = time.perf_counter()
+        timings = build(snapshot=not getattr(args, "no_snapshot", False))
+        detail = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
+        print(f"built {display_path(DIST)} in {time.perf_counter() - t0:.2f} s ({detail})")
+        return 0
+    except BuildFailed as exc:
+        print(exc.report(), file=sys.stderr)
+        print("build failed; dist/ was left as it was", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
