@@ -352,8 +352,9 @@ def latex_to_mathml(latex: str, display: bool) -> str:
 
 # ---- the line pass: directives, math and placeholders, with exact line numbers
 
-PLACEHOLDER = "\x02{}\x03"
-PLACEHOLDER_RE = re.compile("\x02(\\d+)\x03")
+# Private-use characters: Markdown leaves them alone (it strips \x02/\x03, its own markers).
+PLACEHOLDER = "\ue000{}\ue001"
+PLACEHOLDER_RE = re.compile("\ue000(\\d+)\ue001")
 FENCE_RE = re.compile(r"^\s*(```+|~~~+)")
 DIRECTIVE_OPEN = re.compile(r"^:::\s*([A-Za-z][\w-]*)?\s*$")
 LINK_RE = re.compile(r"(!?)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -737,7 +738,8 @@ def render_component(directive: Directive, ctx: RenderContext) -> str:
         ctx.assets.files[input_url] = input_png
         extra = {"view": view, "image_url": image_url, "input_url": input_url,
                  "vit_base": views.dimensions_view(224, 16, 768), "presets": views.presets_view()}
-        ctx.data["stepper"] = {"id": cid, "options": o, "image": ctx.root + image_url,
+        ctx.data["presets"] = views.presets_view()
+        ctx.data["stepper"] = {"id": cid, "options": o, "image": image_url,
                                "source_size": SOURCE_IMAGE_SIZE, "view": view}
     elif directive.name == "resolution-change":
         extra = {"view": views.resolution_view(o["from_grid"], o["to_grid"], o["dim"], o["method"], o["seed"])}
@@ -780,7 +782,7 @@ def render_pages(pages: list[Page], assets: Assets) -> dict[str, str]:
         rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in stash]
         body = rewrite_links(page.body_html, pages)
         # A component placeholder stands alone in its paragraph; math may sit inside text.
-        body = re.sub("<p>\x02(\\d+)\x03</p>", lambda m: rendered[int(m.group(1))], body)
+        body = re.sub("<p>\ue000(\\d+)\ue001</p>", lambda m: rendered[int(m.group(1))], body)
         body = PLACEHOLDER_RE.sub(lambda m: rendered[int(m.group(1))], body)
         template = env.get_template("article.html")
         out[page.output_name] = template.render(

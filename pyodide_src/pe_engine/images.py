@@ -1,0 +1,58 @@
+"""Resizing the photograph to the model's input size.
+
+Done in the engine rather than by the browser's canvas so that the build (CPython) and
+the page (Pyodide) compute the very same pixels, and hence the very same tokens.
+"""
+
+
+def _area_weights(in_size, out_size):
+    """Row i of the result: how much each input pixel covers output pixel i (sums to 1)."""
+    scale = in_size / out_size
+    weights = []
+    for i in range(out_size):
+        lo, hi = i * scale, (i + 1) * scale
+        row = []
+        j = int(lo)
+        while j < in_size and j < hi:
+            overlap = min(hi, j + 1) - max(lo, j)
+            if overlap > 1e-12:
+                row.append((j, overlap / scale))
+            j += 1
+        weights.append(row)
+    return weights
+
+
+def resize_area(pixels, height, width, channels, new_height, new_width):
+    """Box-filter (area-average) resize of a flat row-major H×W×C list of 0..255 values.
+
+    Returns a flat new_height×new_width×C list of ints (rounded half up), like the
+    'area' resampling of OpenCV/PyTorch for integer and fractional scales alike.
+    """
+    for name, value in (("height", height), ("width", width), ("channels", channels),
+                        ("new_height", new_height), ("new_width", new_width)):
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer (got {value!r})")
+    if len(pixels) != height * width * channels:
+        raise ValueError(f"pixels must hold height*width*channels = {height * width * channels} values "
+                         f"(got {len(pixels)})")
+    if (new_height, new_width) == (height, width):
+        return [int(v) for v in pixels]
+    wy, wx = _area_weights(height, new_height), _area_weights(width, new_width)
+    c = channels
+    # Columns first: each input row becomes new_width·C values.
+    rows = []
+    for y in range(height):
+        base = y * width * c
+        out_row = []
+        for taps in wx:
+            for ch in range(c):
+                out_row.append(sum(w * pixels[base + x * c + ch] for x, w in taps))
+        rows.append(out_row)
+    result = []
+    for taps in wy:
+        acc = [0.0] * (new_width * c)
+        for y, w in taps:
+            src = rows[y]
+            acc = [a + w * s for a, s in zip(acc, src)]
+        result.extend(min(255, int(v + 0.5)) for v in acc)
+    return result

@@ -1,0 +1,283 @@
+"""What each interactive component shows, as JSON-ready dicts of numbers and figures.
+
+One function per component. The build calls them under CPython for the first view and
+embeds the result; the worker calls the same functions in Pyodide afterwards, so both
+always agree. Only small previews of long vectors travel to the page: the heatmaps carry
+the full tables.
+"""
+from . import figures
+from .attention import permute_tokens, seeded_permutation, self_attention
+from .dimensions import PRESETS, vit_dimensions
+from .encodings import (learned, learned_2d, relative_position_bias, rope_scores, sincos_2d,
+                        sinusoidal_1d)
+from .images import resize_area
+from .patches import grid_shape, patchify
+from .projection import embed_sequence, init_cls_token, init_projection, project
+from .resample import resample
+from .similarity import cosine_similarity_map, similarity_matrix
+
+STRATEGIES = ("learned", "sinusoidal", "sincos2d", "learned2d")
+STRATEGY_TITLES = {
+    "learned": "Learned (ViT)",
+    "sinusoidal": "Sinusoidal",
+    "sincos2d": "2D-Aware: 2D sin-cos (MAE)",
+    "learned2d": "2D-Aware: learned row/column tables",
+}
+CHANNELS = 3
+# Above this many multiply-adds, compute only what the selected patch needs (pure Python
+# is slow): its projection and its similarity map, not every patch's.
+FULL_PROJECTION_LIMIT = 2_000_000
+FULL_SIMILARITY_LIMIT = 2_000_000
+MAX_PATCHES = 1024
+PREVIEW = 8  # leading entries shown of a long vector
+
+
+def shown_dims(dim):
+    """Which dimensions the number displays show: all of a short vector, else a preview + the last."""
+    return list(range(dim)) if dim <= PREVIEW + 2 else list(range(PREVIEW)) + [dim - 1]
+
+
+def _pick(vector, dims):
+    return [vector[d] for d in dims]
+
+
+def model_input(source_pixels, source_size, image_size):
+    """The photograph (source_size² RGB, 0..255) resized to the model's input size."""
+    return resize_area(source_pixels, source_size, source_size, CHANNELS, image_size, image_size)
+
+
+def pe_table(strategy, grid_h, grid_w, dim, seed=0):
+    """(1 + N) × D table of the strategy, [CLS] row first."""
+    n = grid_h * grid_w
+    if strategy == "learned":
+        return learned(n + 1, dim, seed=seed)
+    if strategy == "sinusoidal":
+        return sinusoidal_1d(n + 1, dim)  # [CLS] takes position 0
+    if strategy == "sincos2d":
+        return sincos_2d(grid_h, grid_w, dim, cls_token=True)
+    if strategy == "learned2d":
+        return learned_2d(grid_h, grid_w, dim, seed=seed, cls_token=True)
+    raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)} (got {strategy!r})")
+
+
+def check_config(image_size, patch, dim):
+    """The parameter rules of the page, with messages a reader can act on."""
+    for name, value in (("image_size", image_size), ("patch", patch), ("dim", dim)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive whole number (got {value!r})")
+    if image_size % patch:
+        raise ValueError(f"patch size {patch} does not divide image size {image_size}: "
+                         f"{image_size} / {patch} = {image_size / patch:.2f} patches per side")
+    if dim % 4:
+        raise ValueError(f"embedding dimension {dim} is not a multiple of 4, "
+                         "which 2D sin-cos needs (a quarter per sin/cos and axis)")
+    if image_size > 512 or dim > 2048:
+        raise ValueError("sizes too large for this page (image ≤ 512 px, D ≤ 2048)")
+    if (image_size // patch) ** 2 > MAX_PATCHES:
+        raise ValueError(f"{(image_size // patch) ** 2} patches is more than this page draws "
+                         f"(at most {MAX_PATCHES}); use a larger patch size")
+
+
+def tokens_part(pixels, image_size, patch, dim, seed, selected):
+    """Steps 2–4 for the patches the page needs: previews of x_p, E, and the tokens x_p·E + b."""
+    values = [v / 255.0 for v in pixels]  # pixels scaled to [0, 1]
+    patches = patchify(values, image_size, image_size, CHANNELS, patch)
+    in_dim = patch * patch * CHANNELS
+    weight, bias = init_projection(in_dim, dim, seed)
+    n = len(patches)
+    if n * in_dim * dim <= FULL_PROJECTION_LIMIT:
+        wanted = list(range(n))
+    else:
+        wanted = [selected]
+    tokens = project([patches[k] for k in wanted], weight, bias)
+    dims = shown_dims(dim)
+    head = min(4, in_dim)
+    return {
+        "patch_len": in_dim,
+        "x_preview": {k: patches[k][:head] + [patches[k][-1]] for k in wanted},
+        "E_preview": [_pick(weight[r], dims) for r in range(head)] + [_pick(weight[-1], dims)],
+        "bias": _pick(bias, dims),
+        "tokens_full": dict(zip(wanted, tokens)),
+    }
+
+
+def stepper_view(pixels, image_size, patch, dim, seed=0, strategies=STRATEGIES, selected=5,
+                 heatmap=True):
+    """Everything the five steps and the heatmaps show, for the given strategies.
+
+    ``pixels`` is the model input (image_size² RGB, 0..255). Selected patch ``selected``
+    is highlighted in the figures; previews cover every patch when the configuration is
+    small, else only the selected one.
+    """
+    check_config(image_size, patch, dim)
+    grid = grid_shape(image_size, image_size, patch)
+    n = grid.rows * grid.cols
+    selected = selected if 0 <= selected < n else 0
+    dims = shown_dims(dim)
+    part = tokens_part(pixels, image_size, patch, dim, seed, selected)
+    cls = init_cls_token(dim, seed + 1)
+    tokens_full = part.pop("tokens_full")
+    view = {
+        "config": {"image_size": image_size, "patch": patch, "dim": dim, "seed": seed, "selected": selected},
+        "dims": vit_dimensions(image_size, patch, dim, CHANNELS),
+        "grid": {"rows": grid.rows, "cols": grid.cols},
+        "shown_dims": dims,
+        "cls": _pick(cls, dims),
+        "tokens": {k: _pick(t, dims) for k, t in tokens_full.items()},
+        "strategies": {},
+        **part,
+    }
+    for strategy in strategies:
+        view["strategies"][strategy] = strategy_part(strategy, grid.rows, grid.cols, dim, seed,
+                                                     selected, cls, tokens_full, dims, heatmap)
+    return view
+
+
+def strategy_part(strategy, grid_h, grid_w, dim, seed, selected, cls, tokens_full, dims, heatmap=True):
+    table = cached_pe_table(strategy, grid_h, grid_w, dim, seed)
+    n = grid_h * grid_w
+    z0 = {}
+    for k, token in tokens_full.items():
+        # z0 row k+1 = token k + E_pos[k+1]; embed_sequence does the whole addition.
+        row = embed_sequence([token], cls, [table[0], table[k + 1]])[1]
+        z0[k] = _pick(row, dims)
+    if n * n * dim <= FULL_SIMILARITY_LIMIT:
+        sims = similarity_matrix(table[1:])
+        maps = {k: [row[r * grid_w:(r + 1) * grid_w] for r in range(grid_h)] for k, row in enumerate(sims)}
+    else:
+        maps = {selected: cosine_similarity_map(table, grid_h, grid_w, selected, num_prefix_tokens=1)}
+    title = STRATEGY_TITLES[strategy]
+    return {
+        "title": title,
+        "pe": [_pick(row, dims) for row in table],
+        "z0": z0,
+        "similarity": maps,
+        "figures": {
+            "heatmap": figures.pe_heatmap(table, f"E_pos: {title} ({n + 1} × {dim})", selected + 1)
+            if heatmap else None,
+            "similarity": figures.similarity_map(maps[selected], selected,
+                                                 f"Position similarity to patch {selected}"),
+            "tiles": figures.similarity_tiles([maps[k] for k in range(n)], grid_h, grid_w)
+            if len(maps) == n else None,
+        },
+    }
+
+
+_TABLES = {}
+
+
+def cached_pe_table(strategy, grid_h, grid_w, dim, seed=0):
+    """pe_table, remembered: the page asks for the same table again on every patch change."""
+    key = (strategy, grid_h, grid_w, dim, seed)
+    if key not in _TABLES:
+        if len(_TABLES) >= 8:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = pe_table(strategy, grid_h, grid_w, dim, seed)
+    return _TABLES[key]
+
+
+def dimensions_view(image_size, patch, dim):
+    return vit_dimensions(image_size, patch, dim, CHANNELS)
+
+
+def presets_view():
+    return PRESETS
+
+
+def resolution_view(from_grid, to_grid, dim, method="timm", seed=0):
+    """A learned table resampled from G×G to G′×G′, beside fixed tables recomputed for G′."""
+    if from_grid < 1 or to_grid < 1:
+        raise ValueError("from_grid and to_grid must be positive")
+    old = learned(from_grid * from_grid + 1, dim, seed=seed)
+    new = resample(old, (to_grid, to_grid), (from_grid, from_grid), num_prefix_tokens=1, method=method)
+    centre = (to_grid // 2) * to_grid + to_grid // 2
+    out = {"config": {"from_grid": from_grid, "to_grid": to_grid, "dim": dim, "method": method, "seed": seed},
+           "figures": {}}
+    out["figures"]["learned_old"] = figures.pe_heatmap(old, f"Learned, trained grid {from_grid}×{from_grid}")
+    out["figures"]["learned_new"] = figures.pe_heatmap(new, f"Learned, resampled to {to_grid}×{to_grid} ({method})")
+    for name, table in (("learned", new), ("sinusoidal", sinusoidal_1d(to_grid * to_grid + 1, dim)),
+                        ("sincos2d", sincos_2d(to_grid, to_grid, dim, cls_token=True))):
+        grid_map = cosine_similarity_map(table, to_grid, to_grid, centre, num_prefix_tokens=1)
+        label = {"learned": "resampled learned", "sinusoidal": "1-D sinusoidal", "sincos2d": "2D sin-cos"}[name]
+        out["figures"][f"similarity_{name}"] = figures.similarity_map(
+            grid_map, centre, f"Position similarity, {label}, {to_grid}×{to_grid}")
+    out["figures"]["sinusoidal_new"] = figures.pe_heatmap(sinusoidal_1d(to_grid * to_grid + 1, dim),
+                                                          f"Sinusoidal, recomputed for {to_grid}×{to_grid}")
+    out["figures"]["sincos2d_new"] = figures.pe_heatmap(sincos_2d(to_grid, to_grid, dim, cls_token=True),
+                                                        f"2D sin-cos, recomputed for {to_grid}×{to_grid}")
+    return out
+
+
+def permutation_view(pixels, image_size, patch, dim, seed=0, shuffle_seed=1, strategy="learned"):
+    """[CLS] output of one seeded attention layer before and after shuffling the patches."""
+    check_config(image_size, patch, dim)
+    grid = grid_shape(image_size, image_size, patch)
+    values = [v / 255.0 for v in pixels]
+    in_dim = patch * patch * CHANNELS
+    weight, bias = init_projection(in_dim, dim, seed)
+    tokens = project(patchify(values, image_size, image_size, CHANNELS, patch), weight, bias)
+    cls = init_cls_token(dim, seed + 1)
+    n = len(tokens)
+    order = seeded_permutation(n, shuffle_seed)
+    table = pe_table(strategy, grid.rows, grid.cols, dim, seed)
+    zero = [[0.0] * dim for _ in range(n + 1)]
+    out = {"config": {"seed": seed, "shuffle_seed": shuffle_seed, "strategy": strategy}, "order": order}
+    for label, pe in (("without_pe", zero), ("with_pe", table)):
+        # PE is attached to the *position*, so shuffling moves content but not the PE rows.
+        seq = embed_sequence(tokens, cls, pe)
+        shuffled = embed_sequence([tokens[i] for i in order], cls, pe)
+        before = self_attention(seq, seed, heads=1)[0]
+        after = self_attention(shuffled, seed, heads=1)[0]
+        diff = max(abs(a - b) for a, b in zip(before, after))
+        out[label] = {"cls_before": before, "cls_after": after, "max_diff": diff,
+                      "figure": figures.bar_compare(before, after, "original order", "shuffled",
+                                                    "[CLS] output of one attention layer")}
+    return out
+
+
+def relative_bias_view(window, seed=0):
+    """Swin: relative position index and the gathered bias for one window (head 0)."""
+    rpb = relative_position_bias(window, window, heads=1, seed=seed)
+    index, table, bias = rpb.index, rpb.table, rpb.bias
+    n = window * window
+    return {
+        "config": {"window": window, "seed": seed},
+        "table_rows": len(table),
+        "figures": {
+            "index": figures.index_heatmap(index, f"Relative position index, {window}×{window} window ({n}×{n})"),
+            "bias": figures.matrix_heatmap(bias[0], f"Bias added to the attention logits (head 0)",
+                                           "key token", "query token"),
+        },
+    }
+
+
+def rope_view(grid, dim, base=100.0, seed=0):
+    """2D RoPE (rope-vit axial): q·k for one fixed q and k placed at every position."""
+    import random
+
+    rng = random.Random(seed)
+    q = [rng.uniform(-1, 1) for _ in range(dim)]
+    k = [rng.uniform(-1, 1) for _ in range(dim)]
+    scores = rope_scores(q, k, grid, grid, base)
+    n = grid * grid
+    by_offset = {}
+    for i in range(n):
+        for j in range(n):
+            off = (i // grid - j // grid, i % grid - j % grid)
+            by_offset.setdefault(off, []).append(scores[i][j])
+    spread = max(max(v) - min(v) for v in by_offset.values())
+    offsets = sorted(by_offset)
+    return {
+        "config": {"grid": grid, "dim": dim, "base": base, "seed": seed},
+        "max_spread": spread,
+        "num_offsets": len(offsets),
+        "figures": {
+            "scores": figures.matrix_heatmap(scores, f"q·k with 2D RoPE, {grid}×{grid} grid",
+                                             "key position", "query position"),
+            "offsets": figures.matrix_heatmap(
+                [[by_offset[(dr, dc)][0] if (dr, dc) in by_offset else None
+                  for dc in range(-(grid - 1), grid)] for dr in range(-(grid - 1), grid)],
+                "q·k by offset (Δrow, Δcolumn): one value each", "Δcolumn", "Δrow",
+                x=list(range(-(grid - 1), grid)), y=list(range(-(grid - 1), grid))),
+        },
+    }

@@ -1,0 +1,126 @@
+// The page's side of the engine: starts the Pyodide worker, reports its phases, and
+// turns calls into promises. The main thread never waits on Python.
+//
+// Boot order: a worker restores the build's memory snapshot; if that fails for any
+// reason it is replaced by a fresh worker that boots Pyodide normally. Each attempt
+// has a deadline, so a runtime that never settles (a broken wasm) ends in a message.
+
+const SNAPSHOT_DEADLINE_MS = 12000;
+const BOOT_DEADLINE_MS = 14000;
+const CALL_DEADLINE_MS = 30000;
+
+export class Engine {
+  constructor(urls, prepare = null) {
+    this.urls = urls; // { worker, indexURL, engine, engineHash, snapshot }
+    this.prepare = prepare; // runs once the worker is up, before "ready" is announced
+    this.listeners = new Set();
+    this.pending = new Map();
+    this.nextId = 1;
+    this.state = "idle";
+    this.ready = new Promise((resolve, reject) => { this._resolve = resolve; this._reject = reject; });
+    this.ready.catch(() => {});
+  }
+
+  onStatus(fn) {
+    this.listeners.add(fn);
+    if (this.last) fn(this.last);
+  }
+
+  status(state, text) {
+    this.state = state;
+    this.last = { state, text };
+    for (const fn of this.listeners) fn(this.last);
+  }
+
+  start() {
+    if (this.urls.snapshot) this.attempt(true);
+    else this.attempt(false);
+  }
+
+  attempt(useSnapshot) {
+    const worker = new Worker(this.urls.worker, { type: "module", name: "pe-engine" });
+    this.worker = worker;
+    const deadline = useSnapshot ? SNAPSHOT_DEADLINE_MS : BOOT_DEADLINE_MS;
+    let settled = false;
+    const fail = (reason) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      worker.terminate();
+      if (useSnapshot) {
+        // Expected on a stale or damaged snapshot: a warning, then the normal boot.
+        console.warn(`pe-engine: snapshot boot failed (${reason}); booting Pyodide normally`);
+        this.status("loading", "Snapshot unusable, starting Python the normal way (slower)…");
+        this.attempt(false);
+      } else {
+        this.status("failed", `Live engine unavailable: ${reason}. The pre-computed figures still work.`);
+        this._reject(new Error(reason));
+      }
+    };
+    const timer = setTimeout(() => fail(`no answer within ${deadline / 1000} s`), deadline);
+    worker.onmessage = (event) => {
+      const msg = event.data;
+      if (msg.type === "phase") this.status("loading", msg.text);
+      else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
+      else if (msg.type === "failed") fail(msg.text);
+      else if (msg.type === "ready") {
+        worker.onerror = (e) => this.crashed(e.message || "worker error");
+        this.live = true;
+        this.status("loading", "Loading the photograph into the engine…");
+        Promise.resolve(this.prepare?.(this)).then(() => {
+          settled = true;
+          clearTimeout(timer);
+          this.status("ready", `Live engine ready (Pyodide ${msg.version}${msg.snapshot ? ", from snapshot" : ""}, ${Math.round(msg.ms)} ms)`);
+          this._resolve(this);
+        }, (err) => { this.live = false; fail(`could not prepare the engine: ${err.message}`); });
+      } else if (msg.type === "result" || msg.type === "error") this.settle(msg);
+    };
+    worker.onerror = (e) => { e.preventDefault?.(); fail(e.message || "the worker script failed"); };
+    worker.postMessage({ type: "boot", urls: this.urls, snapshot: useSnapshot });
+  }
+
+  crashed(reason) {
+    for (const { reject, timer } of this.pending.values()) { clearTimeout(timer); reject(new Error(reason)); }
+    this.pending.clear();
+  }
+
+  settle(msg) {
+    const entry = this.pending.get(msg.id);
+    if (!entry) return;
+    this.pending.delete(msg.id);
+    clearTimeout(entry.timer);
+    if (msg.type === "result") {
+      const payload = JSON.parse(msg.json);
+      if ("error" in payload) {
+        const err = new Error(payload.error);
+        err.kind = payload.kind;
+        entry.reject(err);
+      } else entry.resolve(payload.result);
+    } else {
+      const err = new Error(msg.message);
+      err.kind = "WorkerError";
+      entry.reject(err);
+    }
+  }
+
+  send(message, transfer = []) {
+    if (!this.live) return Promise.reject(new Error("the live engine is not ready"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error("the engine took too long to answer"));
+      }, CALL_DEADLINE_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      this.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  call(name, kwargs = {}) {
+    return this.send({ type: "call", name, kwargs: JSON.stringify(kwargs) });
+  }
+
+  setSource(bytes, size) {
+    return this.send({ type: "source", bytes, size });
+  }
+}

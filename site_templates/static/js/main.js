@@ -1,0 +1,52 @@
+// Entry point: reads the build's data, starts the engine worker at once, loads Plotly
+// without blocking the text, and mounts each component on the page.
+import { Engine } from "./engine.js";
+import { loadPlotly } from "./plots.js";
+import { mountStepper } from "./stepper.js";
+import { mountResolution } from "./explore/resolution.js";
+import { mountPermutation } from "./explore/permutation.js";
+import { mountStaticFigures } from "./explore/static-figures.js";
+
+document.documentElement.classList.add("js");
+const data = JSON.parse(document.getElementById("page-data")?.textContent || "{}");
+const url = (rel) => new URL(data.root + rel, document.baseURI).href;
+const assets = data.assets;
+
+const engine = new Engine({
+  worker: new URL("./worker.js", import.meta.url).href,
+  indexURL: url(assets.pyodide_dir),
+  engine: url(assets.engine),
+  engineHash: assets.engine_hash,
+  snapshot: assets.snapshot ? url(assets.snapshot) : null,
+}, async (live) => {
+  // The stepper's photograph goes to the worker once, before the engine counts as ready.
+  const stepper = data.components?.stepper;
+  if (!stepper) return;
+  const { defaultPixels } = await import("./upload.js");
+  await live.setSource(await defaultPixels({ ...stepper, imageUrl: url(stepper.image) }), stepper.source_size);
+});
+window.peEngine = engine; // for the end-to-end tests and the curious
+engine.start();
+const plotly = loadPlotly(url(assets.plotly));
+
+for (const node of document.querySelectorAll("[data-engine-status]")) {
+  engine.onStatus(({ state, text }) => { node.textContent = text; node.dataset.state = state; });
+}
+plotly.catch((err) => {
+  for (const node of document.querySelectorAll(".plot-fallback")) node.textContent = `${err.message}: ${node.textContent}`;
+});
+
+const components = data.components || {};
+if (components.stepper) {
+  const root = document.getElementById(components.stepper.id);
+  const stepper = { ...components.stepper, presets: components.presets, imageUrl: url(components.stepper.image) };
+  mountStepper(root, stepper, engine);
+}
+const MOUNTS = { "resolution-change": mountResolution, "permutation-demo": mountPermutation,
+                 "relative-bias": mountStaticFigures, "rope-shift": mountStaticFigures };
+for (const [id, component] of Object.entries(components.components || {})) {
+  const root = document.getElementById(id);
+  if (root && MOUNTS[component.name]) {
+    MOUNTS[component.name](root, component, engine).catch((err) => console.warn(`pe-${component.name}:`, err.message));
+  }
+}
