@@ -112,8 +112,9 @@ class Source:
         return self.path.stem
 
 
-def read_sources(content_dir: Path = CONTENT) -> list[Source]:
+def read_sources(content_dir: Path | None = None) -> list[Source]:
     """Every content/*.md, except partials whose name starts with an underscore."""
+    content_dir = content_dir or CONTENT
     sources = []
     for path in sorted(content_dir.glob("*.md")):
         if path.name.startswith("_"):
@@ -594,18 +595,27 @@ def bundle_static(assets: Assets) -> None:
 
 
 def engine_archive() -> tuple[bytes, str]:
-    """pyodide_src/pe_engine as one deterministic zip for pyodide.unpackArchive."""
+    """pyodide_src/pe_engine as one deterministic zip for pyodide.unpackArchive.
+
+    The zip also carries pe_engine/_build.py with the sources' hash, which the worker
+    compares with the page's, so a stale snapshot is never used.
+    """
     pkg = ENGINE_SRC / "pe_engine"
     if not (pkg / "__init__.py").is_file():
         raise BuildFailed(message=f"{display_path(pkg)} is missing its __init__.py")
+    # bench.py is a command-line tool, not needed in the browser.
+    files = [f for f in sorted(pkg.rglob("*.py")) if f.name not in ("_build.py", "bench.py")]
+    digest = hashlib.sha256(b"".join(f.relative_to(ENGINE_SRC).as_posix().encode() + f.read_bytes()
+                                     for f in files)).hexdigest()[:12]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for f in sorted(pkg.rglob("*.py")):
-            info = zipfile.ZipInfo(f.relative_to(ENGINE_SRC).as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
+        entries = [(f.relative_to(ENGINE_SRC).as_posix(), f.read_bytes()) for f in files]
+        entries.append(("pe_engine/_build.py", f'BUILD = "{digest}"\n'.encode()))
+        for name, content in entries:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, f.read_bytes())
-    data = buf.getvalue()
-    return data, hashlib.sha256(data).hexdigest()[:12]
+            zf.writestr(info, content)
+    return buf.getvalue(), digest
 
 
 def bundle_engine(assets: Assets, snapshot: bool = True) -> None:
@@ -644,7 +654,7 @@ def memory_snapshot(engine_zip: bytes, engine_digest: str) -> Path | None:
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
     proc = subprocess.run(
         ["node", str(SNAPSHOT_SCRIPT), "--pyodide", str(pyodide_dir), "--engine", str(zip_path),
-         "--out", str(tmp), "--engine-hash", engine_digest],
+         "--out", str(tmp)],
         capture_output=True, text=True, timeout=300)
     zip_path.unlink(missing_ok=True)
     if proc.returncode != 0 or not tmp.is_file():
@@ -688,9 +698,6 @@ def bundle_assets(pages: list[Page], snapshot: bool = True) -> Assets:
     bundle_runtime(assets)
     bundle_static(assets)
     bundle_engine(assets, snapshot=snapshot)
-    for page in pages:
-        for _, target in page.images:
-            assets.files[target] = CONTENT / target
     return assets
 
 
@@ -721,6 +728,22 @@ class RenderContext:
     model_input: Any = None  # (pixels, options) of the page's stepper, for components that reuse them
 
 
+_MEMO: dict[tuple, Any] = {}
+
+
+def memo(fn: Callable, *args) -> Any:
+    """Engine results by arguments, so a preview rebuild after a prose edit recomputes nothing.
+    Cleared when pyodide_src/ changes (see Builder)."""
+    key = (fn.__module__, fn.__name__, repr(args))
+    if key not in _MEMO:
+        _MEMO[key] = fn(*args)
+    return copy_json(_MEMO[key])
+
+
+def copy_json(value: Any) -> Any:
+    return json.loads(json.dumps(value)) if isinstance(value, (dict, list)) else value
+
+
 def render_component(directive: Directive, ctx: RenderContext) -> str:
     from pe_engine import views  # imported late: the engine is only needed when rendering
 
@@ -730,8 +753,9 @@ def render_component(directive: Directive, ctx: RenderContext) -> str:
     if directive.name == "vit-stepper":
         image_path, image_url = prepare_image(o["image"])
         ctx.assets.files[image_url] = image_path
-        pixels = views.model_input(image_pixels(image_path), SOURCE_IMAGE_SIZE, o["image_size"])
-        view = views.stepper_view(pixels, o["image_size"], o["patch"], o["dim"], o["seed"])
+        pixels = memo(lambda path, size: views.model_input(image_pixels(path), SOURCE_IMAGE_SIZE, size),
+                      image_path, o["image_size"])
+        view = memo(views.stepper_view, pixels, o["image_size"], o["patch"], o["dim"], o["seed"])
         ctx.model_input = (pixels, o)
         input_png = png_bytes(pixels, o["image_size"])
         input_url = f"images/input-{hashlib.sha256(input_png).hexdigest()[:12]}.png"
@@ -742,18 +766,18 @@ def render_component(directive: Directive, ctx: RenderContext) -> str:
         ctx.data["stepper"] = {"id": cid, "options": o, "image": image_url,
                                "source_size": SOURCE_IMAGE_SIZE, "view": view}
     elif directive.name == "resolution-change":
-        extra = {"view": views.resolution_view(o["from_grid"], o["to_grid"], o["dim"], o["method"], o["seed"])}
+        extra = {"view": memo(views.resolution_view, o["from_grid"], o["to_grid"], o["dim"], o["method"], o["seed"])}
     elif directive.name == "permutation-demo":
         if ctx.model_input is None:
             raise BuildFailed([ContentError(directive.path, directive.line,
                                             "permutation-demo needs a vit-stepper earlier on the page (it shuffles its patches)")])
         pixels, so = ctx.model_input
-        extra = {"view": views.permutation_view(pixels, so["image_size"], so["patch"], so["dim"], so["seed"], 1)}
+        extra = {"view": memo(views.permutation_view, pixels, so["image_size"], so["patch"], so["dim"], so["seed"], 1)}
         extra["view"]["stepper"] = {k: so[k] for k in ("image_size", "patch", "dim", "seed")}
     elif directive.name == "relative-bias":
-        extra = {"view": views.relative_bias_view(o["window"], o["seed"])}
+        extra = {"view": memo(views.relative_bias_view, o["window"], o["seed"])}
     elif directive.name == "rope-shift":
-        extra = {"view": views.rope_view(o["grid"], o["dim"], o["base"])}
+        extra = {"view": memo(views.rope_view, o["grid"], o["dim"], o["base"])}
     if directive.name != "vit-stepper":
         ctx.data.setdefault("components", {})[cid] = {"name": directive.name, "options": o, "view": extra["view"]}
     template = ctx.env.get_template(f"components/{directive.name}.html")
@@ -831,7 +855,7 @@ def swap_directories(new: Path, current: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_site(html_pages: dict[str, str], assets: Assets, dist: Path = DIST) -> None:
+def write_site(html_pages: dict[str, str], assets: Assets, dist: Path) -> None:
     """Write everything into a staging folder next to dist/, then swap it in."""
     staging = dist.with_name(f"{dist.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -856,7 +880,7 @@ def write_site(html_pages: dict[str, str], assets: Assets, dist: Path = DIST) ->
         raise
 
 
-def clean_stale_staging(dist: Path = DIST) -> None:
+def clean_stale_staging(dist: Path) -> None:
     """Remove staging folders left by builds that were killed."""
     for stale in dist.parent.glob(f"{dist.name}.staging-*"):
         pid = stale.name.rsplit("-", 1)[-1]
@@ -881,26 +905,55 @@ def build_lock():
 
 # --------------------------------------------------------------------------- the pipeline
 
-def build(dist: Path = DIST, snapshot: bool = True, livereload: bool = False) -> dict[str, float]:
-    """Run every stage; dist/ is only touched by the final swap."""
-    timings: dict[str, float] = {}
+class Builder:
+    """Runs the pipeline, remembering the slow parts between runs (used by ``serve``).
 
-    def stage(name: str, fn: Callable, *args, **kwargs):
-        t0 = time.perf_counter()
-        result = fn(*args, **kwargs)
-        timings[name] = time.perf_counter() - t0
-        return result
+    A prose edit re-parses and re-renders the pages and reuses the bundled assets and the
+    engine's pre-computed views; a change under site_templates/static or pyodide_src/
+    re-bundles what depends on it.
+    """
 
-    with build_lock():
-        clean_stale_staging(dist)
-        sources = stage("read", read_sources)
-        pages = stage("parse", parse_all, sources)
-        assets = stage("assets", bundle_assets, pages, snapshot=snapshot)
-        if livereload:
-            assets.urls["livereload"] = assets.urls["static"] + "js/livereload.js"
-        html_pages = stage("render", render_pages, pages, assets)
-        stage("write", write_site, html_pages, assets, dist)
-    return timings
+    def __init__(self, dist: Path | None = None, snapshot: bool = True, livereload: bool = False):
+        self.dist = dist or DIST
+        self.snapshot = snapshot
+        self.livereload = livereload
+        self.assets: Assets | None = None
+
+    def rebuild(self, changed: set[Path] | None = None) -> dict[str, float]:
+        timings: dict[str, float] = {}
+
+        def stage(name: str, fn: Callable, *args, **kwargs):
+            t0 = time.perf_counter()
+            result = fn(*args, **kwargs)
+            timings[name] = time.perf_counter() - t0
+            return result
+
+        engine_changed = changed is None or any(ENGINE_SRC in p.parents for p in changed)
+        static_changed = changed is None or any(STATIC in p.parents for p in changed)
+        if engine_changed:
+            _MEMO.clear()
+            for name in [m for m in sys.modules if m == "pe_engine" or m.startswith("pe_engine.")]:
+                del sys.modules[name]  # import the edited engine afresh
+        with build_lock():
+            clean_stale_staging(self.dist)
+            sources = stage("read", read_sources)
+            pages = stage("parse", parse_all, sources)
+            if self.assets is None or engine_changed or static_changed:
+                self.assets = stage("assets", bundle_assets, pages, snapshot=self.snapshot)
+                if self.livereload:
+                    self.assets.urls["livereload"] = self.assets.urls["static"] + "js/livereload.js"
+            assets = dataclasses.replace(self.assets, files=dict(self.assets.files))
+            for page in pages:
+                for _, target in page.images:
+                    assets.files[target] = CONTENT / target
+            html_pages = stage("render", render_pages, pages, assets)
+            stage("write", write_site, html_pages, assets, self.dist)
+        return timings
+
+
+def build(dist: Path | None = None, snapshot: bool = True) -> dict[str, float]:
+    """One full build; dist/ is only touched by the final swap."""
+    return Builder(dist, snapshot).rebuild()
 
 
 def check() -> list[ContentError]:
@@ -919,20 +972,154 @@ def check() -> list[ContentError]:
     return sorted(errors, key=lambda e: (str(e.path), e.line))
 
 
+# --------------------------------------------------------------------------- live preview (serve)
+
+class LiveReload:
+    """Server-sent events to every open page: 'reload' after a good build, 'failure' with
+    the ``path:line: message`` report after a bad one (the last good build stays served)."""
+
+    def __init__(self):
+        import queue
+        import threading
+
+        self._queue_type = queue.Queue
+        self.lock = threading.Lock()
+        self.clients: list = []
+        self.error: str | None = None
+
+    def subscribe(self):
+        q = self._queue_type()
+        with self.lock:
+            self.clients.append(q)
+        if self.error:
+            q.put(("failure", self.error))
+        return q
+
+    def unsubscribe(self, q) -> None:
+        with self.lock:
+            if q in self.clients:
+                self.clients.remove(q)
+
+    def publish(self, event: str, data: str = "") -> None:
+        self.error = data if event == "failure" else None
+        with self.lock:
+            for q in self.clients:
+                q.put((event, data))
+
+
+def make_handler(dist: Path, live: LiveReload):
+    import http.server
+    import queue
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                          ".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript"}
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(dist), **kwargs)
+
+        def log_message(self, *args):  # keep the author's terminal for build messages
+            pass
+
+        def end_headers(self):
+            self.send_header("Cache-Control", "no-store")
+            super().end_headers()
+
+        def do_GET(self):
+            if self.path.split("?")[0] != "/__live/events":
+                return super().do_GET()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            q = live.subscribe()
+            try:
+                self.wfile.write(b": connected\n\n")
+                self.wfile.flush()
+                while True:
+                    try:
+                        event, data = q.get(timeout=10)
+                    except queue.Empty:
+                        self.wfile.write(b": keep-alive\n\n")
+                    else:
+                        payload = json.dumps(data)
+                        self.wfile.write(f"event: {event}\ndata: {payload}\n\n".encode())
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
+                live.unsubscribe(q)
+
+    return Handler
+
+
+def serve(port: int, snapshot: bool = True) -> int:
+    """Build, serve dist/ on 127.0.0.1, rebuild on every save and reload the open pages."""
+    import http.server
+    import threading
+
+    import watchfiles
+
+    live = LiveReload()
+    builder = Builder(DIST, snapshot=snapshot, livereload=True)
+    try:
+        builder.rebuild()
+        print(f"built {display_path(DIST)}/")
+    except BuildFailed as exc:
+        live.publish("failure", exc.report())
+        print(exc.report(), file=sys.stderr)
+        if not DIST.exists():
+            print("nothing to serve until the content builds", file=sys.stderr)
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(DIST, live))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C to stop); watching content/, "
+          "site_templates/ and pyodide_src/", flush=True)
+    watched = [p for p in (CONTENT, TEMPLATES, ENGINE_SRC) if p.exists()]
+    try:
+        for changes in watchfiles.watch(*watched, debounce=40, step=20, rust_timeout=0):
+            changed = {Path(path) for _, path in changes}
+            t0 = time.perf_counter()
+            try:
+                builder.rebuild(changed)
+            except BuildFailed as exc:
+                live.publish("failure", exc.report())
+                print(exc.report(), file=sys.stderr, flush=True)
+                continue
+            except Exception as exc:  # a bug in a template or the engine: report, keep serving
+                live.publish("failure", f"{type(exc).__name__}: {exc}")
+                print(f"rebuild failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                continue
+            live.publish("reload")
+            names = ", ".join(sorted(display_path(p) for p in changed))
+            print(f"rebuilt in {(time.perf_counter() - t0) * 1000:.0f} ms after {names}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    global CONTENT, DIST
     parser = argparse.ArgumentParser(prog="build.py", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--content", default=str(CONTENT), help="folder of markdown pages (default: content/)")
     sub = parser.add_subparsers(dest="command")
-    p_build = sub.add_parser("build", help="build dist/ (the default)")
+    p_build = sub.add_parser("build", parents=[common], help="build dist/ (the default)")
+    p_build.add_argument("--out", help="output folder (default: dist/)")
     p_build.add_argument("--no-snapshot", action="store_true", help="skip the Pyodide memory snapshot")
-    sub.add_parser("check", help="validate content/ and print every problem; writes nothing")
-    p_serve = sub.add_parser("serve", help="live preview on 127.0.0.1 with rebuild and reload")
+    sub.add_parser("check", parents=[common], help="validate content/ and print every problem; writes nothing")
+    p_serve = sub.add_parser("serve", parents=[common], help="live preview on 127.0.0.1 with rebuild and reload")
     p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--out", help="output folder (default: dist/)")
     p_serve.add_argument("--no-snapshot", action="store_true")
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["build", *argv]  # build is the default subcommand
     args = parser.parse_args(argv)
     command = args.command
+    CONTENT = Path(args.content).resolve()
+    DIST = Path(args.out).resolve() if getattr(args, "out", None) else DIST
 
     if command == "check":
         errors = check()
@@ -941,12 +1128,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(errors)} problem(s) found" if errors else "content OK", file=sys.stderr)
         return 1 if errors else 0
     if command == "serve":
-        from site_templates.serve import serve  # noqa: F401  (kept apart from the build)
+        return serve(args.port, snapshot=not args.no_snapshot)
     try:
         t0 = time.perf_counter()
         timings = build(snapshot=not getattr(args, "no_snapshot", False))
         detail = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
-        print(f"built {display_path(DIST)} in {time.perf_counter() - t0:.2f} s ({detail})")
+        print(f"built {display_path(DIST)}/ in {time.perf_counter() - t0:.2f} s ({detail})")
         return 0
     except BuildFailed as exc:
         print(exc.report(), file=sys.stderr)

@@ -94,7 +94,7 @@ def tokens_part(pixels, image_size, patch, dim, seed, selected):
     head = min(4, in_dim)
     return {
         "patch_len": in_dim,
-        "x_preview": {k: patches[k][:head] + [patches[k][-1]] for k in wanted},
+        "x_preview": {str(k): patches[k][:head] + [patches[k][-1]] for k in wanted},
         "E_preview": [_pick(weight[r], dims) for r in range(head)] + [_pick(weight[-1], dims)],
         "bias": _pick(bias, dims),
         "tokens_full": dict(zip(wanted, tokens)),
@@ -104,6 +104,8 @@ def tokens_part(pixels, image_size, patch, dim, seed, selected):
 def stepper_view(pixels, image_size, patch, dim, seed=0, strategies=STRATEGIES, selected=5,
                  heatmap=True):
     """Everything the five steps and the heatmaps show, for the given strategies.
+
+    Per-patch entries are keyed by the patch index as a string (JSON object keys).
 
     ``pixels`` is the model input (image_size² RGB, 0..255). Selected patch ``selected``
     is highlighted in the figures; previews cover every patch when the configuration is
@@ -123,7 +125,7 @@ def stepper_view(pixels, image_size, patch, dim, seed=0, strategies=STRATEGIES, 
         "grid": {"rows": grid.rows, "cols": grid.cols},
         "shown_dims": dims,
         "cls": _pick(cls, dims),
-        "tokens": {k: _pick(t, dims) for k, t in tokens_full.items()},
+        "tokens": {str(k): _pick(t, dims) for k, t in tokens_full.items()},
         "strategies": {},
         **part,
     }
@@ -140,12 +142,12 @@ def strategy_part(strategy, grid_h, grid_w, dim, seed, selected, cls, tokens_ful
     for k, token in tokens_full.items():
         # z0 row k+1 = token k + E_pos[k+1]; embed_sequence does the whole addition.
         row = embed_sequence([token], cls, [table[0], table[k + 1]])[1]
-        z0[k] = _pick(row, dims)
+        z0[str(k)] = _pick(row, dims)
     if n * n * dim <= FULL_SIMILARITY_LIMIT:
         sims = similarity_matrix(table[1:])
-        maps = {k: [row[r * grid_w:(r + 1) * grid_w] for r in range(grid_h)] for k, row in enumerate(sims)}
+        maps = {str(k): [row[r * grid_w:(r + 1) * grid_w] for r in range(grid_h)] for k, row in enumerate(sims)}
     else:
-        maps = {selected: cosine_similarity_map(table, grid_h, grid_w, selected, num_prefix_tokens=1)}
+        maps = {str(selected): cosine_similarity_map(table, grid_h, grid_w, selected, num_prefix_tokens=1)}
     title = STRATEGY_TITLES[strategy]
     return {
         "title": title,
@@ -155,9 +157,9 @@ def strategy_part(strategy, grid_h, grid_w, dim, seed, selected, cls, tokens_ful
         "figures": {
             "heatmap": figures.pe_heatmap(table, f"E_pos: {title} ({n + 1} × {dim})", selected + 1)
             if heatmap else None,
-            "similarity": figures.similarity_map(maps[selected], selected,
+            "similarity": figures.similarity_map(maps[str(selected)], selected,
                                                  f"Position similarity to patch {selected}"),
-            "tiles": figures.similarity_tiles([maps[k] for k in range(n)], grid_h, grid_w)
+            "tiles": figures.similarity_tiles([maps[str(k)] for k in range(n)], grid_h, grid_w)
             if len(maps) == n else None,
         },
     }

@@ -5,8 +5,8 @@
 // reason it is replaced by a fresh worker that boots Pyodide normally. Each attempt
 // has a deadline, so a runtime that never settles (a broken wasm) ends in a message.
 
-const SNAPSHOT_DEADLINE_MS = 12000;
-const BOOT_DEADLINE_MS = 14000;
+const SNAPSHOT_DEADLINE_MS = 15000;
+const BOOT_DEADLINE_MS = 25000;
 const CALL_DEADLINE_MS = 30000;
 
 export class Engine {

@@ -1,29 +1,74 @@
 // The engine's Web Worker (a module worker): boots Pyodide, loads pe_engine, answers calls.
 // All Python runs here, never on the page's main thread.
+//
+// Two boots: from the build's memory snapshot (fast), or the normal one. If the snapshot
+// path fails the worker says so and the page starts a fresh worker for the normal boot.
 
-const ENGINE_DIR = "/home/pyodide/engine";
+const ENGINE_DIR = "/home/pyodide/engine"; // where pyodide_src/make_snapshot.mjs unpacks it too
 let pyodide = null;
 let api = null;
 
 const post = (msg) => self.postMessage(msg);
 const phase = (text) => post({ type: "phase", text });
+const fileName = (url) => url.split("/").pop();
 
-// A wrong MIME type or a missing file makes loadPyodide hang forever, so look first.
+// A missing file or a wrong MIME type makes loadPyodide hang forever, so look first.
 async function precheck(url, expectType) {
-  const response = await fetch(url, { method: "HEAD", cache: "no-cache" }).catch(() => null);
-  if (!response) throw new Error(`${url.split("/").pop()} could not be reached`);
-  if (!response.ok) throw new Error(`${url.split("/").pop()} answered HTTP ${response.status}`);
+  const response = await fetch(url, { method: "HEAD" }).catch(() => null);
+  if (!response) throw new Error(`${fileName(url)} could not be reached`);
+  if (!response.ok) throw new Error(`${fileName(url)} answered HTTP ${response.status}`);
   const type = (response.headers.get("content-type") || "").split(";")[0].trim();
   if (expectType && type !== expectType) {
-    throw new Error(`${url.split("/").pop()} is served as "${type || "no type"}", expected ${expectType}`);
+    throw new Error(`${fileName(url)} is served as "${type || "no type"}", expected ${expectType}`);
   }
 }
 
-async function gunzip(url) {
+// Pyodide swallows a failed wasm compile and never settles: turn that into a rejection.
+function watchWasm() {
+  let fail;
+  const failed = new Promise((_, reject) => { fail = reject; });
+  failed.catch(() => {});
+  const original = { instantiateStreaming: WebAssembly.instantiateStreaming, instantiate: WebAssembly.instantiate };
+  for (const name of Object.keys(original)) {
+    WebAssembly[name] = (...args) => original[name].apply(WebAssembly, args).catch((err) => {
+      fail(new Error(`pyodide.asm.wasm could not be compiled (${err.message || err})`));
+      throw err;
+    });
+  }
+  return { failed, restore: () => Object.assign(WebAssembly, original) };
+}
+
+async function load(loadPyodide, options, ...failFast) {
+  const watch = watchWasm();
+  try {
+    return await Promise.race([loadPyodide(options), watch.failed, ...failFast]);
+  } finally {
+    watch.restore();
+  }
+}
+
+async function fetchOk(url) {
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`snapshot answered HTTP ${response.status}`);
-  const stream = response.body.pipeThrough(new DecompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  if (!response.ok) throw new Error(`${fileName(url)} answered HTTP ${response.status}`);
+  return response;
+}
+
+async function gunzip(url) {
+  const response = await fetchOk(url);
+  const gzipped = !/gzip/i.test(response.headers.get("content-encoding") || "");
+  const body = gzipped ? response.body.pipeThrough(new DecompressionStream("gzip")) : response.body;
+  const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+  if (bytes.byteLength < 1 << 20) throw new Error(`snapshot is implausibly small (${bytes.byteLength} bytes)`);
+  return bytes;
+}
+
+function importEngine() {
+  return pyodide.runPython(`
+import sys
+if ${JSON.stringify(ENGINE_DIR)} not in sys.path:
+    sys.path.insert(0, ${JSON.stringify(ENGINE_DIR)})
+import pe_engine, pe_engine.worker_api
+pe_engine.__build__`);
 }
 
 async function boot(urls, useSnapshot) {
@@ -32,25 +77,26 @@ async function boot(urls, useSnapshot) {
   await Promise.all([
     precheck(urls.indexURL + "pyodide.asm.wasm", "application/wasm"),
     precheck(urls.indexURL + "python_stdlib.zip"),
-    useSnapshot ? precheck(urls.snapshot) : precheck(urls.engine),
+    precheck(urls.engine),
   ]);
+  const engineZip = fetchOk(urls.engine).then((r) => r.arrayBuffer());
+  engineZip.catch(() => {});
   const { loadPyodide } = await import(urls.indexURL + "pyodide.mjs");
   if (useSnapshot) {
-    const snapshot = await gunzip(urls.snapshot);
-    phase("Restoring Python from snapshot…");
-    pyodide = await loadPyodide({ indexURL: urls.indexURL, _loadSnapshot: snapshot });
-    phase("Loading engine…");
-    const build = pyodide.runPython("import pe_engine; getattr(pe_engine, '__build__', '')");
-    if (build !== urls.engineHash) throw new Error(`snapshot holds engine ${build || "?"}, page wants ${urls.engineHash}`);
+    // Pyodide fetches the wasm and stdlib while the snapshot downloads (it takes a promise).
+    const snapshot = gunzip(urls.snapshot).then((bytes) => { phase("Restoring Python from snapshot…"); return bytes; });
+    snapshot.catch(() => {});
+    pyodide = await load(loadPyodide, { indexURL: urls.indexURL, _loadSnapshot: snapshot },
+                         snapshot.then(() => new Promise(() => {})));
   } else {
     phase("Starting Python…");
-    pyodide = await loadPyodide({ indexURL: urls.indexURL });
-    phase("Loading engine…");
-    const response = await fetch(urls.engine);
-    if (!response.ok) throw new Error(`engine archive answered HTTP ${response.status}`);
-    pyodide.unpackArchive(await response.arrayBuffer(), "zip", { extractDir: ENGINE_DIR });
-    pyodide.runPython(`import sys\nif ${JSON.stringify(ENGINE_DIR)} not in sys.path: sys.path.insert(0, ${JSON.stringify(ENGINE_DIR)})`);
+    pyodide = await load(loadPyodide, { indexURL: urls.indexURL });
   }
+  phase("Loading engine…");
+  // Also after a snapshot: it holds the imported modules but not their files.
+  pyodide.unpackArchive(new Uint8Array(await engineZip), "zip", { extractDir: ENGINE_DIR });
+  const build = importEngine();
+  if (build !== urls.engineHash) throw new Error(`engine ${build} does not match the page's ${urls.engineHash}`);
   api = pyodide.pyimport("pe_engine.worker_api");
   post({ type: "ready", version: pyodide.version, snapshot: useSnapshot, ms: performance.now() - t0 });
 }
