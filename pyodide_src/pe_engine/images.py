@@ -5,6 +5,9 @@ the page (Pyodide) compute the very same pixels, and hence the very same tokens.
 """
 
 
+from math import fsum
+
+
 def _area_weights(in_size, out_size):
     """Row i of the result: how much each input pixel covers output pixel i (sums to 1)."""
     scale = in_size / out_size
@@ -46,13 +49,11 @@ def resize_area(pixels, height, width, channels, new_height, new_width):
         out_row = []
         for taps in wx:
             for ch in range(c):
-                out_row.append(sum(w * pixels[base + x * c + ch] for x, w in taps))
+                # fsum: exact, so CPython 3.11 and Pyodide's 3.14 (whose sum() differs) agree.
+                out_row.append(fsum(w * pixels[base + x * c + ch] for x, w in taps))
         rows.append(out_row)
     result = []
     for taps in wy:
-        acc = [0.0] * (new_width * c)
-        for y, w in taps:
-            src = rows[y]
-            acc = [a + w * s for a, s in zip(acc, src)]
-        result.extend(min(255, int(v + 0.5)) for v in acc)
+        columns = zip(*[[w * v for v in rows[y]] for y, w in taps])
+        result.extend(min(255, int(fsum(col) + 0.5)) for col in columns)
     return result
