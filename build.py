@@ -348,7 +348,8 @@ def latex_to_mathml(latex: str, display: bool) -> str:
     unknown = re.findall(r"<mi>\\([A-Za-z]+)</mi>|<mtext>\\([A-Za-z]+)</mtext>", mathml)
     if unknown:
         raise ValueError("unknown command \\" + next(a or b for a, b in unknown))
-    return mathml
+    # A wide formula scrolls inside its own box instead of widening a phone's page.
+    return f'<div class="math-display">{mathml}</div>' if display else mathml
 
 
 # ---- the line pass: directives, math and placeholders, with exact line numbers

@@ -14,7 +14,7 @@ def test_article_and_math_render(page, server):
     for src in page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)"):
         assert "/assets/site-" in src or "/vendor/" in src, src
     assert page.locator("h2").count() >= 6
-    box = page.locator(".prose > math[display=block]").first.bounding_box()
+    box = page.locator(".prose > .math-display > math").first.bounding_box()
     assert box and box["height"] > 10  # Chromium lays MathML out natively
     wait_ready(page)
 
