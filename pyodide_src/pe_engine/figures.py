@@ -46,10 +46,11 @@ def pe_heatmap(table, title, selected_row=None, num_prefix=1):
     fig = {
         "data": [{
             "type": "heatmap", "z": table, "y": list(range(rows)), "x": list(range(dim)),
-            "customdata": [[labels[r]] * dim for r in range(rows)] if rows <= 400 else None,
+            # Labels per cell only while small: at ViT-B/16 they would double the payload.
+            "customdata": [[labels[r]] * dim for r in range(rows)] if rows * dim <= 20000 else None,
             "colorscale": DIVERGING, "reversescale": True, "zmid": 0.0, "zmin": -peak, "zmax": peak,
             "hovertemplate": ("position %{customdata}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>"
-                              if rows <= 400 else
+                              if rows * dim <= 20000 else
                               "position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>"),
             "colorbar": {"thickness": 10, "len": 0.9},
         }],

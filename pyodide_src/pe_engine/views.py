@@ -78,18 +78,35 @@ def check_config(image_size, patch, dim):
                          f"(at most {MAX_PATCHES}); use a larger patch size")
 
 
+_MEMO = {}
+
+
+def remember(key, compute, keep=4):
+    """A small LRU of the slow, reusable pieces (the projection E at ViT-B/16 alone is
+    590k seeded numbers): the page asks for the same ones on every click."""
+    if key in _MEMO:
+        _MEMO[key] = _MEMO.pop(key)  # most recent last
+    else:
+        while len(_MEMO) >= keep * 4:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = compute()
+    return _MEMO[key]
+
+
 def tokens_part(pixels, image_size, patch, dim, seed, selected):
     """Steps 2–4 for the patches the page needs: previews of x_p, E, and the tokens x_p·E + b."""
-    values = [v / 255.0 for v in pixels]  # pixels scaled to [0, 1]
-    patches = patchify(values, image_size, image_size, CHANNELS, patch)
+    pixels_key = (len(pixels), hash(tuple(pixels[::97])), sum(pixels))
+    patches = remember(("patches", pixels_key, image_size, patch), lambda: patchify(
+        [v / 255.0 for v in pixels], image_size, image_size, CHANNELS, patch))  # pixels scaled to [0, 1]
     in_dim = patch * patch * CHANNELS
-    weight, bias = init_projection(in_dim, dim, seed)
+    weight, bias = remember(("projection", in_dim, dim, seed), lambda: init_projection(in_dim, dim, seed))
     n = len(patches)
     if n * in_dim * dim <= FULL_PROJECTION_LIMIT:
         wanted = list(range(n))
     else:
         wanted = [selected]
-    tokens = project([patches[k] for k in wanted], weight, bias)
+    key = ("tokens", pixels_key, image_size, patch, dim, seed, tuple(wanted))
+    tokens = remember(key, lambda: project([patches[k] for k in wanted], weight, bias))
     dims = shown_dims(dim)
     head = min(4, in_dim)
     return {
@@ -165,17 +182,10 @@ def strategy_part(strategy, grid_h, grid_w, dim, seed, selected, cls, tokens_ful
     }
 
 
-_TABLES = {}
-
-
 def cached_pe_table(strategy, grid_h, grid_w, dim, seed=0):
     """pe_table, remembered: the page asks for the same table again on every patch change."""
-    key = (strategy, grid_h, grid_w, dim, seed)
-    if key not in _TABLES:
-        if len(_TABLES) >= 8:
-            _TABLES.pop(next(iter(_TABLES)))
-        _TABLES[key] = pe_table(strategy, grid_h, grid_w, dim, seed)
-    return _TABLES[key]
+    return remember(("table", strategy, grid_h, grid_w, dim, seed),
+                    lambda: pe_table(strategy, grid_h, grid_w, dim, seed))
 
 
 def dimensions_view(image_size, patch, dim):

@@ -90,7 +90,7 @@ export class Engine {
     this.pending.delete(msg.id);
     clearTimeout(entry.timer);
     if (msg.type === "result") {
-      const payload = JSON.parse(msg.json);
+      const payload = restoreMatrices(JSON.parse(msg.json), msg.bytes);
       if ("error" in payload) {
         const err = new Error(payload.error);
         err.kind = payload.kind;
@@ -123,4 +123,34 @@ export class Engine {
   setSource(bytes, size) {
     return this.send({ type: "source", bytes, size });
   }
+}
+
+// Big matrices arrive as float64 bytes beside the JSON (see pe_engine.worker_api):
+// {"__matrix__": i, rows, cols} stands for the i-th matrix, stored one after another.
+function restoreMatrices(payload, bytes) {
+  if (!bytes || !bytes.byteLength) return payload;
+  const flat = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+  const found = [];
+  const collect = (value) => {
+    if (Array.isArray(value)) value.forEach(collect);
+    else if (value && typeof value === "object") {
+      if ("__matrix__" in value) found[value.__matrix__] = value;
+      else Object.values(value).forEach(collect);
+    }
+  };
+  collect(payload);
+  const start = [];
+  found.reduce((offset, m, i) => { start[i] = offset; return offset + m.rows * m.cols; }, 0);
+  const rebuild = (value) => {
+    if (Array.isArray(value)) return value.map(rebuild);
+    if (value && typeof value === "object") {
+      if ("__matrix__" in value) {
+        const { rows, cols } = value, base = start[value.__matrix__];
+        return Array.from({ length: rows }, (_, r) => Array.from(flat.subarray(base + r * cols, base + (r + 1) * cols)));
+      }
+      for (const key of Object.keys(value)) value[key] = rebuild(value[key]);
+    }
+    return value;
+  };
+  return rebuild(payload);
 }

@@ -31,7 +31,7 @@ export function mountParameters(root, data, engine, store) {
 
   async function apply(values) {
     try {
-      const { dims } = await engine.call("check", values);
+      const { dims } = await engine.call("check", { image_size: values.image_size, patch: values.patch, dim: values.dim });
       showError("");
       showDims(dims);
       store.set(values);

@@ -113,7 +113,13 @@ self.onmessage = async (event) => {
   }
   try {
     if (msg.type === "call") {
-      post({ type: "result", id: msg.id, json: api.call(msg.name, msg.kwargs) });
+      const answer = api.call_binary(msg.name, msg.kwargs);
+      const json = answer.get(0);
+      const bytesProxy = answer.get(1);
+      const bytes = typeof bytesProxy === "string" ? new Uint8Array() : bytesProxy.toJs();
+      bytesProxy.destroy?.();
+      answer.destroy();
+      self.postMessage({ type: "result", id: msg.id, json, bytes }, [bytes.buffer]);
     } else if (msg.type === "source") {
       api.set_source(msg.bytes, msg.size);
       post({ type: "result", id: msg.id, json: '{"result": true}' });
