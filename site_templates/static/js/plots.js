@@ -35,6 +35,8 @@ export async function moveSelection(node, shape) {
   const Plotly = await plotlyReady;
   const index = node.layout.shapes.findIndex((s) => s.name === "selection");
   if (index < 0) return;
+  const current = node.layout.shapes[index];
+  if (["x0", "x1", "y0", "y1"].every((key) => current[key] === shape[key])) return;
   const update = {};
   for (const key of ["x0", "x1", "y0", "y1"]) update[`shapes[${index}].${key}`] = shape[key];
   await Plotly.relayout(node, update);

@@ -100,6 +100,11 @@ export function mountStepper(root, data, engine) {
     if (changed.has("step") || !shown) showStep(s.step);
     if (!needsData) return;
     const configChanged = !shown || ["image_size", "patch", "dim", "imageVersion", "seed"].some((k) => changed.has(k));
+    if (!configChanged && changed.has("selected")) {
+      // Feedback at once; the numbers follow when they are at hand.
+      patch.markSelected(grid, s.selected);
+      showReadout(s.selected, shown.grid.cols);
+    }
     const strategyChanged = configChanged || changed.has("strategy");
     if (strategyChanged) plots.busy(heatmap);
     let entry;
@@ -127,16 +132,15 @@ export function mountStepper(root, data, engine) {
     flatten.render(panels.flatten, entry, k);
     addpos.render(panels.addpos, entry, part, k);
     const draws = [];
+    const row = { x0: -0.5, x1: entry.config.dim - 0.5, y0: k + 0.5, y1: k + 1.5 };
     if (strategyChanged || heatmap.dataset.source !== source) {
-      draws.push(plots.draw(heatmap, part.figures.heatmap, source));
-      draws.push(plots.draw(similarity, part.figures.similarity, source));
+      draws.push(plots.draw(heatmap, part.figures.heatmap, source).then(() => plots.moveSelection(heatmap, row)));
       if (part.figures.tiles) draws.push(plots.draw(tiles, part.figures.tiles, source));
       tiles.closest("details").hidden = !part.figures.tiles;
     } else {
-      const width = entry.config.dim;
-      draws.push(plots.moveSelection(heatmap, { x0: -0.5, x1: width - 0.5, y0: k + 0.5, y1: k + 1.5 }));
-      draws.push(plots.draw(similarity, part.figures.similarity.data ? withMap(part, k, entry.grid.cols) : null, source));
+      draws.push(plots.moveSelection(heatmap, row));
     }
+    draws.push(plots.draw(similarity, withMap(part, k, entry.grid.cols), source));
     shown = entry;
     await Promise.all(draws);
   }

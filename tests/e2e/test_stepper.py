@@ -1,0 +1,194 @@
+"""The stepper on the built site (issue 4): steps, patches, strategies, numbers, runtime, a11y."""
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+import engine_reference as ref
+from conftest import ROOT, figure_data, wait_ready, wait_source
+
+HEATMAP = "vit-stepper-0-heatmap"
+SIMILARITY = "vit-stepper-0-similarity"
+TABS = ["Input", "Patch", "Project", "Flatten", "Add Pos"]
+
+
+def stepper(page):
+    return page.locator("#vit-stepper-0")
+
+
+def selected_tab(page):
+    return page.get_by_role("tab", selected=True).text_content().strip()
+
+
+def visible_panel(page):
+    return page.locator("[role=tabpanel]:not([hidden])").get_attribute("data-panel")
+
+
+def readout(page):
+    text = page.locator("[data-readout]").text_content()
+    return tuple(int(x) for x in re.findall(r"Selected Patch:\s*(\d+).*Row:\s*(\d+).*Col:\s*(\d+)", text, re.S)[0])
+
+
+def expect_readout(page, k, r, c):
+    expect(page.locator("[data-readout]")).to_contain_text(re.compile(
+        rf"Selected Patch:\s*{k}\D+Row:\s*{r}\D+Col:\s*{c}"))
+
+
+def test_walk_every_step_by_buttons_and_keys(page, server):
+    page.goto(server.url)
+    tablist = page.get_by_role("tablist", name="Processing steps")
+    assert [t.strip().split(" ", 1)[-1] for t in tablist.get_by_role("tab").all_text_contents()] == TABS
+    assert selected_tab(page).endswith("Input") and visible_panel(page) == "input"
+    nxt, prev = page.get_by_role("button", name="Next step"), page.get_by_role("button", name="Previous step")
+    for expected in ["patch", "project", "flatten", "addpos"]:
+        nxt.click()
+        assert visible_panel(page) == expected
+    assert nxt.is_disabled()
+    for expected in ["flatten", "project", "patch", "input"]:
+        prev.click()
+        assert visible_panel(page) == expected
+    # Arrow keys move between tabs (and wrap), Home/End jump.
+    page.get_by_role("tab", name="Input").focus()
+    page.keyboard.press("ArrowRight")
+    assert visible_panel(page) == "patch" and page.evaluate("document.activeElement.dataset.step") == "patch"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert visible_panel(page) == "addpos"
+    page.keyboard.press("Home")
+    assert visible_panel(page) == "input"
+    page.keyboard.press("End")
+    assert selected_tab(page).endswith("Add Pos")
+    # The step is kept in the URL fragment.
+    assert "step=addpos" in page.evaluate("location.hash")
+
+
+def test_select_patches_by_click_and_keyboard(page, server):
+    page.goto(server.url)
+    page.get_by_role("tab", name="Patch").click()
+    expect_readout(page, 5, 1, 1)
+    page.get_by_role("button", name="Patch 10 (row 2, column 2)").click()
+    expect_readout(page, 10, 2, 2)
+    assert page.get_by_role("button", name="Patch 10 (row 2, column 2)").get_attribute("aria-pressed") == "true"
+    page.keyboard.press("ArrowRight")
+    expect_readout(page, 11, 2, 3)
+    page.keyboard.press("ArrowUp")
+    expect_readout(page, 7, 1, 3)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect_readout(page, 15, 3, 3)
+    page.keyboard.press("ArrowRight")  # the grid's edge: stays
+    expect_readout(page, 15, 3, 3)
+    # Enter/Space on a focused patch selects it (a native button).
+    page.get_by_role("button", name="Patch 0 (row 0, column 0)").focus()
+    page.keyboard.press("Enter")
+    expect_readout(page, 0, 0, 0)
+    # Every patch is a button with the contract's name.
+    for k in range(16):
+        assert page.get_by_role("button", name=f"Patch {k} (row {k // 4}, column {k % 4})").count() == 1
+
+
+def vector_text(page, selector):
+    return [float(x) for x in page.locator(selector).first.locator(".cell:not(.ellipsis)").all_text_contents()]
+
+
+def test_numbers_before_the_engine_match_cpython(page, server, context):
+    # Hold the runtime back so the page runs on the build's numbers only.
+    context.route(re.compile(r".*/(pyodide\.asm\.wasm|snapshot-.*)$"), lambda route: None)
+    page.guard.allowed_errors.append("net::")
+    page.goto(server.url)
+    page.get_by_role("tab", name="Project").click()
+    page.get_by_role("button", name="Patch 6 (row 1, column 2)").click()
+    expected = ref.stepper(selected=6)
+    token = vector_text(page, "[data-panel=project] .vec.token")
+    assert token == pytest.approx([round(v, 3) for v in expected["tokens"]["6"]], abs=1e-3)
+    for label, strategy in [("Learned (ViT)", "learned"), ("Sinusoidal", "sinusoidal"), ("2D-Aware", "sincos2d")]:
+        page.get_by_label(label, exact=True).check()
+        page.get_by_role("tab", name="Add Pos").click()
+        z = figure_data(page, HEATMAP)
+        assert ref.max_abs_diff(z, ref.table(strategy)) < 1e-12, strategy
+        assert page.locator(f"#{HEATMAP}").get_attribute("data-source") == "build"
+        part = ref.stepper(strategy=strategy, selected=6)["strategies"][strategy]
+        assert vector_text(page, "[data-panel=addpos] .vec.z0") == pytest.approx(
+            [round(v, 3) for v in part["z0"]["6"]], abs=1e-3)
+    page.get_by_label("2D variant").select_option("learned2d")
+    assert ref.max_abs_diff(figure_data(page, HEATMAP), ref.table("learned2d")) < 1e-12
+    # The selected position's row is outlined in the heatmap (row 0 is [CLS]).
+    shape = page.evaluate(f"document.getElementById('{HEATMAP}').layout.shapes.find(s => s.name === 'selection')")
+    assert shape["y0"] == pytest.approx(6.5) and shape["y1"] == pytest.approx(7.5)
+
+
+def test_engine_ready_then_figures_come_from_pyodide(page, server):
+    page.goto(server.url)
+    text = wait_ready(page)
+    assert "ready" in text.lower()
+    wait_source(page, HEATMAP)
+    for label, strategy in [("Sinusoidal", "sinusoidal"), ("2D-Aware", "sincos2d"), ("Learned (ViT)", "learned")]:
+        page.get_by_label(label, exact=True).check()
+        page.locator(f"#{HEATMAP}[data-source=pyodide]:not([data-busy=true])").wait_for(state="attached")
+        for _ in range(100):
+            title = page.evaluate(f"document.getElementById('{HEATMAP}').layout.title.text")
+            if label.split(" ")[0] in title:
+                break
+            page.wait_for_timeout(50)
+        z = figure_data(page, HEATMAP)
+        assert ref.max_abs_diff(z, ref.table(strategy)) < 1e-9, strategy
+    assert page.locator(f"#{SIMILARITY}").get_attribute("data-source") == "pyodide"
+
+
+def test_hover_shows_position_dimension_and_value(page, server):
+    page.goto(server.url)
+    page.get_by_role("tab", name="Add Pos").click()
+    page.locator(f"#{HEATMAP} .nsewdrag").first.wait_for()
+    box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
+    page.locator(f"#{HEATMAP}").scroll_into_view_if_needed()
+    box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.mouse.move(box["x"] + box["width"] * 0.06, box["y"] + box["height"] * 0.03, steps=5)
+    hover = page.locator(f"#{HEATMAP} .hoverlayer .hovertext")
+    hover.wait_for(timeout=10_000)
+    text = hover.text_content()
+    assert "position CLS" in text and "dimension 0" in text and "value" in text
+
+
+def test_strategy_radio_group_and_explanations(page, server):
+    page.goto(server.url)
+    group = page.get_by_role("radiogroup", name="Positional embedding")
+    assert group.get_by_role("radio").count() == 3
+    for name in ["Learned (ViT)", "Sinusoidal", "2D-Aware"]:
+        assert group.get_by_role("radio", name=name).count() == 1
+    notes = page.locator(".strategy-note")
+    assert notes.count() == 3
+    for i in range(3):
+        note = notes.nth(i)
+        note.locator("summary").click()
+        assert note.locator("math").count() >= 1
+        assert note.locator(".pro").count() >= 1 and note.locator(".con").count() >= 1
+    assert page.get_by_label("Positional embedding matrix").count() == 1
+    assert page.get_by_label("Position similarity", exact=True).count() == 1
+
+
+def test_technical_details(page, server):
+    page.goto(server.url)
+    details = page.locator(".tech-details")
+    details.locator("summary").click()
+    text = details.text_content()
+    for fact in ["224 × 224 × 3", "196", "197", "768 × 768", "197 × 768", "1024", "1280", "576"]:
+        assert fact in text, fact
+    assert details.locator("math").count() == 1
+
+
+def test_axe_finds_no_serious_violation(browser, server):
+    # axe is injected as a script, which the page's CSP (rightly) forbids: bypass it here only.
+    ctx = browser.new_context(bypass_csp=True)
+    page = ctx.new_page()
+    page.goto(server.url)
+    wait_ready(page)
+    page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
+    for step in TABS:
+        page.get_by_role("tab", name=step).click()
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert bad == [], f"{step}: {bad}"
+    ctx.close()
