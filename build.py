@@ -24,6 +24,7 @@ import ctypes
 import dataclasses
 import datetime as _dt
 import fcntl
+import functools
 import hashlib
 import html
 import io
@@ -167,7 +168,7 @@ def parse_front_matter(source: Source) -> tuple[dict[str, Any], int, list[Conten
 
     lines = source.text.split("\n")
     errors: list[ContentError] = []
-    if not lines or lines[0].strip() != "---":
+    if not lines or lines[0].lstrip("\ufeff").strip() != "---":  # editors may save a BOM
         return {}, 0, [ContentError(source.path, 1, "missing front matter: the file must start with a '---' line")]
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
@@ -182,6 +183,10 @@ def parse_front_matter(source: Source) -> tuple[dict[str, Any], int, list[Conten
         line = 2 + (mark.line if mark else 0)
         problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
         return {}, end + 1, [ContentError(source.path, line, f"front matter is not valid YAML: {problem}")]
+    except ValueError as exc:  # a well-formed but impossible value, e.g. date: 2026-13-45
+        line = next((v.start_mark.line + 2 for _, v in getattr(node, "value", [])
+                     if _yaml_value_error(v)), 2)
+        return {}, end + 1, [ContentError(source.path, line, f"front matter has an invalid value: {exc}")]
     if not isinstance(meta, dict):
         return {}, end + 1, [ContentError(source.path, 2, "front matter must be a mapping of 'field: value' lines")]
     key_lines = {}
@@ -202,7 +207,22 @@ def parse_front_matter(source: Source) -> tuple[dict[str, Any], int, list[Conten
     for key, (_, required) in FRONT_MATTER_FIELDS.items():
         if required and key not in meta:
             errors.append(ContentError(source.path, 1, f"front matter is missing the required field '{key}'"))
+        elif not required:
+            meta.setdefault(key, None)  # the templates may test any optional field
     return meta, end + 1, errors
+
+
+def _yaml_value_error(node) -> bool:
+    """Whether constructing this YAML node raises ValueError (e.g. an impossible date)."""
+    import yaml
+
+    try:
+        yaml.SafeLoader("").construct_object(node, deep=True)
+    except ValueError:
+        return True
+    except yaml.YAMLError:
+        pass
+    return False
 
 
 # ---- component directives:  ::: name / key: value lines / :::
@@ -285,7 +305,7 @@ def parse_directive(path: Path, start: int, name: str, body: list[str]) -> tuple
             continue
         try:
             value = yaml.safe_load(value_text) if value_text.strip() else None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: e.g. an impossible date
             errors.append(ContentError(path, line_no, f"option '{key}' has a value that is not valid YAML"))
             continue
         opt = schema[key]
@@ -322,6 +342,14 @@ def validate_component(path: Path, line: int, name: str, o: dict[str, Any]) -> l
             errors.append(ContentError(path, line, f"image '{o['image']}' not found in content/"))
         elif image.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             errors.append(ContentError(path, line, f"image '{o['image']}' must be a PNG or JPEG"))
+        else:
+            from PIL import Image
+
+            try:
+                with Image.open(image) as im:
+                    im.verify()
+            except Exception:  # PIL raises several types for unreadable files
+                errors.append(ContentError(path, line, f"image '{o['image']}' is not a readable PNG or JPEG file"))
     if name in ("rope-shift", "resolution-change") and o["dim"] % 4:
         errors.append(ContentError(path, line, f"dim must be a multiple of 4, got {o['dim']}"))
     return errors
@@ -333,11 +361,13 @@ INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)((?:\\.|[^$\\\n])+?)(?<!\s)\$(?!\$)
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 
 
+@functools.lru_cache(maxsize=4096)  # a preview rebuild converts every unchanged formula again
 def latex_to_mathml(latex: str, display: bool) -> str:
     """Convert LaTeX with latex2mathml; raises ValueError with a readable reason."""
     from latex2mathml.converter import convert
 
-    if latex.count("{") != latex.count("}"):
+    groups = re.sub(r"\\[{}]", "", latex)  # \{ and \} are literal braces
+    if groups.count("{") != groups.count("}"):
         raise ValueError("unbalanced braces")
     if re.search(r"\\(begin|end)\{", latex):
         raise ValueError("environments (\\begin...\\end) are not supported; use one $$ block per line")
@@ -396,8 +426,9 @@ def preprocess(source: Source, first_line: int, errors: list[ContentError]):
                 out.append("")
                 i += 1
                 continue
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == ":::"), None)
-            if end is None:
+            end = next((j for j in range(i + 1, len(lines))
+                        if lines[j].strip() == ":::" or DIRECTIVE_OPEN.match(lines[j])), None)
+            if end is None or lines[end].strip() != ":::":  # reached the next directive's opening
                 errors.append(ContentError(source.path, line_no, f"component '{d.group(1)}' is not closed: add a ':::' line"))
                 break
             directive, errs = parse_directive(source.path, line_no, d.group(1), lines[i + 1:end])
@@ -413,8 +444,9 @@ def preprocess(source: Source, first_line: int, errors: list[ContentError]):
             if rest.endswith("$$") and len(rest) >= 2:  # $$ x $$ on one line
                 body, end = [rest[:-2]], i
             else:
-                end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().endswith("$$")), None)
-                if end is None:
+                end = next((j for j in range(i + 1, len(lines))
+                            if lines[j].strip().endswith("$$") or not lines[j].strip()), None)
+                if end is None or not lines[end].strip():  # LaTeX allows no blank line in display math
                     errors.append(ContentError(source.path, line_no, "display math is not closed: add a '$$' line"))
                     break
                 body = [rest] + lines[i + 1:end] + [lines[end].strip()[:-2]]
@@ -496,11 +528,13 @@ def parse_page(source: Source) -> tuple[Page, list[ContentError]]:
 def check_site(pages: list[Page]) -> list[ContentError]:
     errors: list[ContentError] = []
     by_name = {p.source.path.name: p for p in pages}
-    indexes = [p for p in pages if p.is_index]
+    indexes = [p for p in pages if p.meta.get("index") is True]  # a non-bool is reported by parse_front_matter
     if len(indexes) != 1:
         where = indexes[1] if len(indexes) > 1 else pages[0]
         names = ", ".join(p.source.path.name for p in indexes) or "none"
-        errors.append(ContentError(where.source.path, 1,
+        line = next((n for n, text in enumerate(where.source.text.split("\n"), 1)
+                     if re.match(r"index\s*:", text)), 1) if indexes else 1
+        errors.append(ContentError(where.source.path, line,
                                    f"exactly one page must set 'index: true' in its front matter (found: {names})"))
     for page in pages:
         for line, target in page.links:
@@ -525,8 +559,18 @@ def check_site(pages: list[Page]) -> list[ContentError]:
             if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
                 errors.append(ContentError(page.source.path, line,
                                            f"image '{target}' is on another host; put it in content/images/ (the site loads nothing from outside)"))
+            elif not (CONTENT / target).resolve().is_relative_to(CONTENT.resolve()):
+                errors.append(ContentError(page.source.path, line, f"image '{target}' is outside content/"))
             elif not (CONTENT / target).resolve().is_file():
                 errors.append(ContentError(page.source.path, line, f"image '{target}' not found in content/"))
+        # Rendering needs this too; checking it here lets `check` report it.
+        lines = page.source.text.split("\n")
+        for directive in page.components:
+            if directive.name == "permutation-demo" and not any(
+                    (m := DIRECTIVE_OPEN.match(text)) and m.group(1) == "vit-stepper"
+                    for text in lines[:directive.line - 1]):
+                errors.append(ContentError(page.source.path, directive.line,
+                                           "permutation-demo needs a vit-stepper earlier on the page (it shuffles its patches)"))
     return errors
 
 
@@ -704,7 +748,10 @@ def bundle_assets(pages: list[Page], snapshot: bool = True) -> Assets:
 
 # --------------------------------------------------------------------------- stage 5: render
 
+@functools.lru_cache(maxsize=1)
 def template_env():
+    """One environment per process: it compiles each template once and, with auto_reload,
+    recompiles a template whose file changed (so the preview still sees template edits)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -919,6 +966,23 @@ class Builder:
         self.snapshot = snapshot
         self.livereload = livereload
         self.assets: Assets | None = None
+        self._parsed: dict[tuple[Path, str], tuple[Page, list[ContentError]]] = {}
+
+    def parse(self, sources: list[Source], changed: set[Path] | None) -> list[Page]:
+        """parse_all, reusing the parse of every file whose text is unchanged since the last
+        run; only while nothing else in content/ changed (a page's checks look at its images)."""
+        if changed is None or any(CONTENT in p.parents and p.suffix != ".md" for p in changed):
+            self._parsed.clear()
+        parsed = {}
+        for source in sources:
+            key = (source.path, source.text)
+            parsed[key] = self._parsed.get(key) or parse_page(source)
+        self._parsed = parsed
+        pages = [page for page, _ in parsed.values()]
+        errors = [e for _, errs in parsed.values() for e in errs] + check_site(pages)
+        if errors:
+            raise BuildFailed(errors)
+        return pages
 
     def rebuild(self, changed: set[Path] | None = None) -> dict[str, float]:
         timings: dict[str, float] = {}
@@ -938,7 +1002,7 @@ class Builder:
         with build_lock():
             clean_stale_staging(self.dist)
             sources = stage("read", read_sources)
-            pages = stage("parse", parse_all, sources)
+            pages = stage("parse", self.parse, sources, changed)
             if self.assets is None or engine_changed or static_changed:
                 self.assets = stage("assets", bundle_assets, pages, snapshot=self.snapshot)
                 if self.livereload:
