@@ -35,10 +35,14 @@ def _apply(x, w):
     return [[fsum(map(mul, row, c)) for c in cols] for row in x]
 
 
-def self_attention(tokens, seed, heads=1, return_attention=False):
-    """L x D tokens -> L x D: softmax(Q K^T / sqrt(d_head)) V per head,
+def self_attention(tokens, seed, heads=1, return_attention=False, sharpness=1.0):
+    """L x D tokens -> L x D: softmax(sharpness * Q K^T / sqrt(d_head)) V per head,
     heads concatenated, then W_o.  With return_attention=True returns
-    (output, weights) where weights[h] is the L x L softmax matrix."""
+    (output, weights) where weights[h] is the L x L softmax matrix.
+
+    ``sharpness`` > 1 peaks the attention as a trained layer's is: freshly
+    initialised weights attend almost uniformly, and a uniform average is blind
+    to order whatever the positional embedding."""
     length, dim = matrix_shape("tokens", tokens)
     positive_int("heads", heads)
     if dim % heads:
@@ -46,7 +50,9 @@ def self_attention(tokens, seed, heads=1, return_attention=False):
     wq, wk, wv, wo = init_attention(dim, seed)
     q, k, v = _apply(tokens, wq), _apply(tokens, wk), _apply(tokens, wv)
     dh = dim // heads
-    scale = 1.0 / sqrt(dh)
+    if not sharpness > 0:
+        raise ValueError("sharpness must be positive (got %r)" % (sharpness,))
+    scale = sharpness / sqrt(dh)
     concat = [[] for _ in range(length)]
     weights = []
     for h in range(heads):

@@ -220,8 +220,15 @@ def resolution_view(from_grid, to_grid, dim, method="timm", seed=0):
     return out
 
 
-def permutation_view(pixels, image_size, patch, dim, seed=0, shuffle_seed=1, strategy="learned"):
-    """[CLS] output of one seeded attention layer before and after shuffling the patches."""
+PERMUTATION_SHARPNESS = 8.0
+
+
+def permutation_view(pixels, image_size, patch, dim, seed=0, shuffle_seed=1, strategy="sinusoidal"):
+    """[CLS] output of one seeded attention layer before and after shuffling the patches.
+
+    The layer's logits are sharpened (see self_attention) so that, as in a trained model,
+    it does not attend uniformly; the sinusoidal table is the default PE because its unit
+    amplitude shows the effect plainly (an untrained learned table has std 0.02)."""
     check_config(image_size, patch, dim)
     grid = grid_shape(image_size, image_size, patch)
     values = [v / 255.0 for v in pixels]
@@ -238,8 +245,8 @@ def permutation_view(pixels, image_size, patch, dim, seed=0, shuffle_seed=1, str
         # PE is attached to the *position*, so shuffling moves content but not the PE rows.
         seq = embed_sequence(tokens, cls, pe)
         shuffled = embed_sequence([tokens[i] for i in order], cls, pe)
-        before = self_attention(seq, seed, heads=1)[0]
-        after = self_attention(shuffled, seed, heads=1)[0]
+        before = self_attention(seq, seed, heads=1, sharpness=PERMUTATION_SHARPNESS)[0]
+        after = self_attention(shuffled, seed, heads=1, sharpness=PERMUTATION_SHARPNESS)[0]
         diff = max(abs(a - b) for a, b in zip(before, after))
         out[label] = {"cls_before": before, "cls_after": after, "max_diff": diff,
                       "figure": figures.bar_compare(before, after, "original order", "shuffled",

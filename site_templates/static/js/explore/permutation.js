@@ -19,7 +19,7 @@ export function mountPermutation(root, data, engine) {
       : `Without positional embedding, the largest difference in the [CLS] output after shuffling is ${part.max_diff.toExponential(2)}: the same up to rounding.`;
     other.textContent = withPe
       ? `Without it, the difference would be ${view.without_pe.max_diff.toExponential(2)}.`
-      : `With positional embedding (learned table) it would be ${view.with_pe.max_diff.toFixed(3)}.`;
+      : `With the sinusoidal positional embedding it would be ${view.with_pe.max_diff.toFixed(3)}.`;
     return plots.draw(plot, part.figure, source);
   }
 
@@ -30,7 +30,7 @@ export function mountPermutation(root, data, engine) {
     }
     shuffle += 1;
     try {
-      view = await engine.call("permutation", { ...view.stepper, shuffle_seed: shuffle, strategy: "learned" });
+      view = await engine.call("permutation", { ...view.stepper, shuffle_seed: shuffle, strategy: view.config.strategy });
       view.stepper = data.view.stepper;
       source = "pyodide";
       await show();
