@@ -629,14 +629,33 @@ def bundle_runtime(assets: Assets) -> None:
     assets.urls["plotly"] = f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"
 
 
-def bundle_static(assets: Assets) -> None:
-    """Site CSS/JS go under one folder named by their combined hash, so relative imports keep working."""
+LIVERELOAD_SCRIPT = "js/livereload.js"
+
+
+def bundle_static(assets: Assets, livereload: bool = False) -> None:
+    """Site CSS/JS go under one folder named by their combined hash, so relative imports keep working.
+    The live-reload script is only shipped by ``serve``."""
     digest = file_hash(STATIC)
     base = f"assets/site-{digest}/"
     for f in sorted(STATIC.rglob("*")):
-        if f.is_file():
-            assets.files[base + f.relative_to(STATIC).as_posix()] = f
+        rel = f.relative_to(STATIC).as_posix()
+        if f.is_file() and (livereload or rel != LIVERELOAD_SCRIPT):
+            assets.files[base + rel] = f
     assets.urls["static"] = base
+
+
+def strip_docstrings(source: str) -> str:
+    """The engine as the browser runs it: same code, without docstrings and comments
+    (the repository keeps them; the reader's download does not need them)."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree) + "\n"
 
 
 def engine_archive() -> tuple[bytes, str]:
@@ -654,7 +673,8 @@ def engine_archive() -> tuple[bytes, str]:
                                      for f in files)).hexdigest()[:12]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        entries = [(f.relative_to(ENGINE_SRC).as_posix(), f.read_bytes()) for f in files]
+        entries = [(f.relative_to(ENGINE_SRC).as_posix(), strip_docstrings(f.read_text("utf-8")).encode())
+                   for f in files]
         entries.append(("pe_engine/_build.py", f'BUILD = "{digest}"\n'.encode()))
         for name, content in entries:
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
@@ -738,10 +758,10 @@ def image_pixels(path: Path) -> list[int]:
         return list(im.convert("RGB").tobytes())
 
 
-def bundle_assets(pages: list[Page], snapshot: bool = True) -> Assets:
+def bundle_assets(pages: list[Page], snapshot: bool = True, livereload: bool = False) -> Assets:
     assets = Assets()
     bundle_runtime(assets)
-    bundle_static(assets)
+    bundle_static(assets, livereload)
     bundle_engine(assets, snapshot=snapshot)
     return assets
 
@@ -1004,9 +1024,10 @@ class Builder:
             sources = stage("read", read_sources)
             pages = stage("parse", self.parse, sources, changed)
             if self.assets is None or engine_changed or static_changed:
-                self.assets = stage("assets", bundle_assets, pages, snapshot=self.snapshot)
+                self.assets = stage("assets", bundle_assets, pages, snapshot=self.snapshot,
+                                    livereload=self.livereload)
                 if self.livereload:
-                    self.assets.urls["livereload"] = self.assets.urls["static"] + "js/livereload.js"
+                    self.assets.urls["livereload"] = self.assets.urls["static"] + LIVERELOAD_SCRIPT
             assets = dataclasses.replace(self.assets, files=dict(self.assets.files))
             for page in pages:
                 for _, target in page.images:

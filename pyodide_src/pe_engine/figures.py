@@ -39,37 +39,30 @@ def position_labels(num_prefix, num_positions):
 
 
 def pe_heatmap(table, title, selected_row=None, num_prefix=1):
-    """Positions × dimensions heatmap of a PE table ((prefix + N) × D)."""
+    """Positions × dimensions heatmap of a PE table ((prefix + N) × D).
+
+    Rows are labelled by position name ("CLS", "0", "1", …) on a category axis, so the
+    hover reads "position CLS" without a per-cell label array.
+    """
     rows, dim = len(table), len(table[0]) if table else 0
     labels = position_labels(num_prefix, rows - num_prefix)
     peak = max((abs(v) for row in table for v in row), default=1.0) or 1.0
-    fig = {
+    return {
         "data": [{
-            "type": "heatmap", "z": table, "y": list(range(rows)), "x": list(range(dim)),
-            # Labels per cell only while small: at ViT-B/16 they would double the payload.
-            "customdata": [[labels[r]] * dim for r in range(rows)] if rows * dim <= 20000 else None,
+            "type": "heatmap", "z": table, "y": labels, "x": list(range(dim)),
             "colorscale": DIVERGING, "reversescale": True, "zmid": 0.0, "zmin": -peak, "zmax": peak,
-            "hovertemplate": ("position %{customdata}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>"
-                              if rows * dim <= 20000 else
-                              "position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>"),
+            "hovertemplate": "position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
             "colorbar": {"thickness": 10, "len": 0.9},
         }],
         "layout": _layout(
             title,
             {"title": {"text": "dimension"}, "zeroline": False, "showgrid": False},
-            {"title": {"text": "position"}, "autorange": "reversed", "zeroline": False, "showgrid": False,
-             "tickvals": list(range(rows)) if rows <= 24 else None,
-             "ticktext": labels if rows <= 24 else None},
+            {"title": {"text": "position"}, "type": "category", "autorange": "reversed",
+             "zeroline": False, "showgrid": False},
             height=max(260, min(520, 40 + 18 * rows)),
             shapes=[_selection_row(selected_row, dim)] if selected_row is not None else [],
         ),
     }
-    if fig["data"][0]["customdata"] is None:
-        del fig["data"][0]["customdata"]
-    for key in ("tickvals", "ticktext"):
-        if fig["layout"]["yaxis"][key] is None:
-            del fig["layout"]["yaxis"][key]
-    return fig
 
 
 def similarity_map(grid_map, index, title="Position similarity"):
