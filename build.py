@@ -849,7 +849,63 @@ def render_component(directive: Directive, ctx: RenderContext) -> str:
     if directive.name != "vit-stepper":
         ctx.data.setdefault("components", {})[cid] = {"name": directive.name, "options": o, "view": extra["view"]}
     template = ctx.env.get_template(f"components/{directive.name}.html")
-    return template.render(id=cid, options=o, root=ctx.root, strategies=STRATEGIES, steps=STEPS, **extra)
+
+    def fallback_image(figure: dict) -> str | None:
+        png = figure_png(figure) if figure else None
+        if png is None:
+            return None
+        url = f"images/figure-{hashlib.sha256(png).hexdigest()[:12]}.png"
+        ctx.assets.files[url] = png
+        return ctx.root + url
+
+    return template.render(id=cid, options=o, root=ctx.root, strategies=STRATEGIES, steps=STEPS,
+                           fallback_image=fallback_image, **extra)
+
+
+# plotly.js's own named scales (the figures name them; Plotly draws them in the browser).
+FALLBACK_SCALES = {
+    "RdBu": [(0, (5, 10, 172)), (0.35, (106, 137, 247)), (0.5, (190, 190, 190)), (0.6, (220, 170, 132)),
+             (0.7, (230, 145, 90)), (1, (178, 10, 28))],
+    "Cividis": [(0, (0, 32, 76)), (0.176471, (39, 63, 108)), (0.352941, (91, 95, 109)),
+                (0.529412, (131, 129, 120)), (0.705882, (176, 165, 114)), (0.882353, (225, 204, 92)),
+                (1, (255, 233, 69))],
+    "Viridis": [(0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)), (0.75, (94, 201, 98)),
+                (1, (253, 231, 37))],
+}
+
+
+def figure_png(figure: dict) -> bytes | None:
+    """A heatmap figure as a small PNG, for readers without JavaScript (shown in <noscript>)."""
+    from PIL import Image
+
+    trace = figure["data"][0]
+    scale = FALLBACK_SCALES.get(trace.get("colorscale"))
+    z = trace.get("z")
+    if trace.get("type") != "heatmap" or scale is None or not z:
+        return None
+    values = [v for row in z for v in row if v is not None]
+    lo, hi = trace.get("zmin", min(values)), trace.get("zmax", max(values))
+    if trace.get("reversescale"):
+        scale = [(1 - t, c) for t, c in reversed(scale)]
+
+    def colour(v):
+        if v is None:
+            return (0, 0, 0, 0)
+        t = min(1.0, max(0.0, (v - lo) / (hi - lo) if hi > lo else 0.5))
+        for (t0, c0), (t1, c1) in zip(scale, scale[1:]):
+            if t <= t1:
+                f = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
+                return tuple(round(a + (b - a) * f) for a, b in zip(c0, c1)) + (255,)
+        return scale[-1][1] + (255,)
+
+    rows, cols = len(z), len(z[0])
+    im = Image.new("RGBA", (cols, rows))
+    im.putdata([colour(v) for row in z for v in row])
+    factor = max(1, min(24, 480 // max(cols, 1)))
+    im = im.resize((cols * factor, rows * max(1, min(24, 360 // max(rows, 1)))), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
 
 
 def png_bytes(pixels: list[int], size: int) -> bytes:
