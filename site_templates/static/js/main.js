@@ -12,6 +12,13 @@ const data = JSON.parse(document.getElementById("page-data")?.textContent || "{}
 const url = (rel) => new URL(data.root + rel, document.baseURI).href;
 const assets = data.assets;
 
+// The stepper's photograph is fetched and decoded while the worker boots, not after.
+const stepperData = data.components?.stepper;
+const photo = stepperData
+  ? import("./upload.js").then(({ defaultPixels }) => defaultPixels({ ...stepperData, imageUrl: url(stepperData.image) }))
+  : null;
+photo?.catch(() => {});
+
 const engine = new Engine({
   worker: new URL("./worker.js", import.meta.url).href,
   indexURL: url(assets.pyodide_dir),
@@ -20,10 +27,8 @@ const engine = new Engine({
   snapshot: assets.snapshot ? url(assets.snapshot) : null,
 }, async (live) => {
   // The stepper's photograph goes to the worker once, before the engine counts as ready.
-  const stepper = data.components?.stepper;
-  if (!stepper) return;
-  const { defaultPixels } = await import("./upload.js");
-  await live.setSource(await defaultPixels({ ...stepper, imageUrl: url(stepper.image) }), stepper.source_size);
+  if (!stepperData) return;
+  await live.setSource(await photo, stepperData.source_size);
 });
 window.peEngine = engine; // for the end-to-end tests and the curious
 engine.start();

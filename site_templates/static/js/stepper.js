@@ -23,6 +23,7 @@ export function mountStepper(root, data, engine) {
   const frame = q("[data-image-frame]");
   const heatmap = q(`#${root.id}-heatmap`), similarity = q(`#${root.id}-similarity`), tiles = q(`#${root.id}-tiles`);
   const status = q("[data-engine-status]");
+  plots.eager(heatmap, similarity, tiles); // drawn at once, not when scrolled to (plots.js)
 
   // Views by configuration; each strategy part remembers where its numbers came from.
   const cache = new Map();

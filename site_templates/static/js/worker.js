@@ -74,18 +74,25 @@ pe_engine.__build__`);
 async function boot(urls, useSnapshot) {
   const t0 = performance.now();
   phase("Downloading runtime…");
-  await Promise.all([
+  // The checks, the engine archive, pyodide.mjs and the snapshot all start at once; only
+  // loadPyodide waits for the checks (it is the call that would hang).
+  const checks = Promise.all([
     precheck(urls.indexURL + "pyodide.asm.wasm", "application/wasm"),
     precheck(urls.indexURL + "python_stdlib.zip"),
     precheck(urls.engine),
   ]);
   const engineZip = fetchOk(urls.engine).then((r) => r.arrayBuffer());
   engineZip.catch(() => {});
-  const { loadPyodide } = await import(urls.indexURL + "pyodide.mjs");
+  const runtime = import(urls.indexURL + "pyodide.mjs");
+  runtime.catch(() => {});
+  // Pyodide fetches the wasm and stdlib while the snapshot downloads (it takes a promise).
+  const snapshot = useSnapshot
+    ? gunzip(urls.snapshot).then((bytes) => { phase("Restoring Python from snapshot…"); return bytes; })
+    : null;
+  snapshot?.catch(() => {});
+  await checks;
+  const { loadPyodide } = await runtime;
   if (useSnapshot) {
-    // Pyodide fetches the wasm and stdlib while the snapshot downloads (it takes a promise).
-    const snapshot = gunzip(urls.snapshot).then((bytes) => { phase("Restoring Python from snapshot…"); return bytes; });
-    snapshot.catch(() => {});
     pyodide = await load(loadPyodide, { indexURL: urls.indexURL, _loadSnapshot: snapshot },
                          snapshot.then(() => new Promise(() => {})));
   } else {
