@@ -632,6 +632,24 @@ def bundle_runtime(assets: Assets) -> None:
 LIVERELOAD_SCRIPT = "js/livereload.js"
 
 
+IMPORT_RE = re.compile(r"""^\s*import\s+(?:[^"';]+?\s+from\s+)?["'](\.{1,2}/[^"']+)["']""", re.M)
+
+
+def module_graph(entry: str) -> list[str]:
+    """Every module main.js imports statically, so the page can preload them all at once
+    instead of discovering them one level at a time."""
+    seen, todo = [], [entry]
+    while todo:
+        rel = todo.pop(0)
+        if rel in seen or not (STATIC / rel).is_file():
+            continue
+        seen.append(rel)
+        base = Path(rel).parent
+        for target in IMPORT_RE.findall((STATIC / rel).read_text(encoding="utf-8")):
+            todo.append(os.path.normpath((base / target).as_posix()))
+    return seen
+
+
 def bundle_static(assets: Assets, livereload: bool = False) -> None:
     """Site CSS/JS go under one folder named by their combined hash, so relative imports keep working.
     The live-reload script is only shipped by ``serve``."""
@@ -642,6 +660,7 @@ def bundle_static(assets: Assets, livereload: bool = False) -> None:
         if f.is_file() and (livereload or rel != LIVERELOAD_SCRIPT):
             assets.files[base + rel] = f
     assets.urls["static"] = base
+    assets.urls["modules"] = [base + rel for rel in module_graph("js/main.js")]
 
 
 def strip_docstrings(source: str) -> str:

@@ -221,11 +221,13 @@ def test_fragment_restores_and_rejects(page, server):
 def test_swin_relative_bias_and_rope(page, server):
     page.goto(server.url)
     wait_ready(page)
+    page.locator("[data-component=relative-bias]").scroll_into_view_if_needed()  # figures draw near the screen
     wait_source(page, "relative-bias-3-index")
     index = figure_data(page, "relative-bias-3-index")
     assert index == relative_position_index(3, 3)
     bias = figure_data(page, "relative-bias-3-bias")
     assert len(bias) == 9 and bias[0][0] == bias[4][4] == bias[8][8]  # same offset, same entry
+    page.locator("[data-component=rope-shift]").scroll_into_view_if_needed()
     wait_source(page, "rope-shift-4-scores")
     scores = figure_data(page, "rope-shift-4-scores")
     assert len(scores) == 16

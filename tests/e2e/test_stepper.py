@@ -143,10 +143,16 @@ def test_hover_shows_position_dimension_and_value(page, server):
     box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
     page.locator(f"#{HEATMAP}").scroll_into_view_if_needed()
     box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-    page.mouse.move(box["x"] + box["width"] * 0.06, box["y"] + box["height"] * 0.03, steps=5)
     hover = page.locator(f"#{HEATMAP} .hoverlayer .hovertext")
-    hover.wait_for(timeout=10_000)
+    for _ in range(5):  # Plotly may still be settling its layout: move again until it answers
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        # The centre of the top-left cell: row CLS (the axis runs downwards), dimension 0.
+        page.mouse.move(box["x"] + box["width"] / 16, box["y"] + box["height"] / 34, steps=5)
+        try:
+            hover.wait_for(timeout=3_000)
+            break
+        except Exception:
+            box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
     text = hover.text_content()
     assert "position CLS" in text and "dimension 0" in text and "value" in text
 
