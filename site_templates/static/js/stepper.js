@@ -95,11 +95,15 @@ export function mountStepper(root, data, engine) {
     q("[data-readout-c]").textContent = k % cols;
   }
 
-  async function render(s, changed) {
+  // Changes whose render was overtaken by a newer one before it drew: the newer one draws them.
+  let undrawn = new Set();
+  async function render(s, changedNow) {
     const mine = ++seq;
+    const changed = new Set([...undrawn, ...changedNow]);
+    undrawn = changed;
     const needsData = !shown || ["strategy", "image_size", "patch", "dim", "imageVersion", "selected", "seed"].some((k) => changed.has(k));
     if (changed.has("step") || !shown) showStep(s.step);
-    if (!needsData) return;
+    if (!needsData) { undrawn = new Set(); return; }
     const configChanged = !shown || ["image_size", "patch", "dim", "imageVersion", "seed"].some((k) => changed.has(k));
     if (!configChanged && changed.has("selected")) {
       // Feedback at once; the numbers follow when they are at hand.
@@ -143,6 +147,7 @@ export function mountStepper(root, data, engine) {
     }
     draws.push(plots.draw(similarity, withMap(part, k, entry.grid.cols), source));
     shown = entry;
+    undrawn = new Set();
     await Promise.all(draws);
   }
 

@@ -38,8 +38,18 @@ function headerSize(kind, bytes) {
 }
 
 // Decodes a photograph to size×size RGB bytes (centre square, high-quality resize).
-export async function decodeSquare(blob, size) {
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+// With the size from the header, createImageBitmap crops and resizes as it decodes, so a
+// 40 MP photograph never has to be drawn whole onto a canvas (~0.3 s of work).
+export async function decodeSquare(blob, size, dims = null) {
+  const options = { colorSpaceConversion: "none", premultiplyAlpha: "none" };
+  let bitmap;
+  if (dims && Math.min(...dims) > size) {
+    const side = Math.min(...dims);
+    bitmap = await createImageBitmap(blob, Math.floor((dims[0] - side) / 2), Math.floor((dims[1] - side) / 2), side, side,
+                                     { ...options, resizeWidth: size, resizeHeight: size, resizeQuality: "high" });
+  } else {
+    bitmap = await createImageBitmap(blob, options);
+  }
   const side = Math.min(bitmap.width, bitmap.height);
   const canvas = new OffscreenCanvas(size, size);
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -54,6 +64,22 @@ export async function decodeSquare(blob, size) {
   return rgb;
 }
 
+// decodeSquare in a short-lived worker (its memory goes when it ends); on the main thread
+// only where module workers are missing.
+export function decodeInWorker(blob, size, dims) {
+  let worker;
+  try {
+    worker = new Worker(new URL("./image-worker.js", import.meta.url), { type: "module", name: "pe-image" });
+  } catch {
+    return decodeSquare(blob, size, dims);
+  }
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data.rgb));
+    worker.onerror = (e) => { e.preventDefault(); reject(new Error(e.message || "the image worker failed")); };
+    worker.postMessage({ blob, size, dims });
+  }).finally(() => worker.terminate());
+}
+
 export async function checkFile(file) {
   if (!file) throw new Error("No file was chosen.");
   if (file.size > MAX_BYTES) throw new Error(`"${file.name}" is ${(file.size / 1048576).toFixed(1)} MB; the limit is 20 MB.`);
@@ -64,7 +90,7 @@ export async function checkFile(file) {
   if (dims && dims[0] * dims[1] > MAX_PIXELS) {
     throw new Error(`"${file.name}" is ${dims[0]} × ${dims[1]} pixels (${(dims[0] * dims[1] / 1e6).toFixed(0)} MP); the limit is 40 MP.`);
   }
-  return kind;
+  return dims;
 }
 
 export function mountUpload(root, data, engine, store) {
@@ -77,11 +103,11 @@ export function mountUpload(root, data, engine, store) {
   async function use(file) {
     try {
       if (engine.state !== "ready") throw new Error("The live engine is still starting; try again in a moment.");
-      await checkFile(file);
+      const dims = await checkFile(file);
       say(`Reading "${file.name}"…`);
       let pixels;
       try {
-        pixels = await decodeSquare(file, data.source_size);
+        pixels = await decodeInWorker(file, data.source_size, dims);
       } catch {
         throw new Error(`"${file.name}" could not be decoded: the file is damaged or not really an image.`);
       }

@@ -38,11 +38,24 @@ function watchWasm() {
   return { failed, restore: () => Object.assign(WebAssembly, original) };
 }
 
+// Python's own complaints while it starts (a damaged python_stdlib.zip gives "Fatal Python
+// error: Failed to import encodings module" and then "Program terminated with exit(1)") are
+// collected for the failure message instead of going to the console as errors.
 async function load(loadPyodide, options, ...failFast) {
   const watch = watchWasm();
+  const said = [];
+  let booting = true;
+  const stderr = (line) => (booting ? said.length < 50 && said.push(line) : console.error(line));
   try {
-    return await Promise.race([loadPyodide(options), watch.failed, ...failFast]);
+    return await Promise.race([loadPyodide({ ...options, stderr }), watch.failed, ...failFast]);
+  } catch (err) {
+    const fatal = said.find((line) => line.includes("Fatal Python error"))?.trim();
+    if (!fatal) throw err;
+    const stdlib = said.some((line) => /encodings|zipimport|python_stdlib/.test(line));
+    throw new Error(stdlib ? `python_stdlib.zip looks damaged: Python could not read its standard library (${fatal})`
+                           : `Python could not start (${fatal})`);
   } finally {
+    booting = false;
     watch.restore();
   }
 }
