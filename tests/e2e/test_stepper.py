@@ -145,14 +145,17 @@ def test_hover_shows_position_dimension_and_value(page, server):
     box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
     hover = page.locator(f"#{HEATMAP} .hoverlayer .hovertext")
     for _ in range(5):  # Plotly may still be settling its layout: move again until it answers
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-        # The centre of the top-left cell: row CLS (the axis runs downwards), dimension 0.
-        page.mouse.move(box["x"] + box["width"] / 16, box["y"] + box["height"] / 34, steps=5)
+        # The centre of the top-left cell, row CLS, dimension 0, from Plotly's own axes.
+        x, y = page.evaluate(f"""() => {{
+            const el = document.getElementById('{HEATMAP}'), L = el._fullLayout, r = el.getBoundingClientRect();
+            return [r.left + L._size.l + L.xaxis.l2p(0), r.top + L._size.t + L.yaxis.l2p(0)]; }}""")
+        page.mouse.move(x + 40, y + 40)
+        page.mouse.move(x, y, steps=5)
         try:
             hover.wait_for(timeout=3_000)
             break
         except Exception:
-            box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
+            pass
     text = hover.text_content()
     assert "position CLS" in text and "dimension 0" in text and "value" in text
 
