@@ -41,7 +41,36 @@ export function mountStepper(root, data, engine) {
   // ---- fetching: from the cache, else from the worker
   const hasPatch = (entry, part, k) => entry.tokens[k] && entry.x_preview[k] && part.z0[k] && part.similarity[k];
 
-  async function viewFor(s, { heatmapNeeded = true } = {}) {
+  // One request per view at a time: a click waits for the same view's prefetch instead of repeating it.
+  const inflight = new Map();
+  async function viewFor(s, options = {}) {
+    const flightKey = `${configKey(s)}/${s.strategy}/${s.selected}`;
+    while (inflight.has(flightKey)) await inflight.get(flightKey).catch(() => {});
+    const request = fetchView(s, options);
+    inflight.set(flightKey, request);
+    try {
+      return await request;
+    } finally {
+      inflight.delete(flightKey);
+    }
+  }
+
+  // With the engine live, compute the other strategies for this view in the background,
+  // so that switching strategy only has to draw. A newer render stops it.
+  async function prefetch(s) {
+    const mine = seq;
+    for (const strategy of fragment.STRATEGIES) {
+      if (seq !== mine || engine.state !== "ready") return;
+      if (strategy === s.strategy) continue;
+      try {
+        await viewFor({ ...s, strategy });
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async function fetchView(s, { heatmapNeeded = true } = {}) {
     const key = configKey(s);
     let entry = cache.get(key);
     const part = entry?.strategies[s.strategy];
@@ -149,6 +178,7 @@ export function mountStepper(root, data, engine) {
     shown = entry;
     undrawn = new Set();
     await Promise.all(draws);
+    if (source === "pyodide" && mine === seq) prefetch(s);
   }
 
   // The model input as the engine resized it (the build's PNG for the default view).
