@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError, expect
 
 from conftest import DIST, ROOT, figure_data, wait_ready, wait_source
 from nginx import Nginx, available as nginx_available
@@ -505,10 +505,25 @@ def test_fuzz_500_interactions(page, server, tmp_path):
 
     def click(locator):
         """What a user can click: a disabled or hidden control is a no-op."""
-        if locator.evaluate("e => !e.disabled && e.checkVisibility({ visibilityProperty: true })"):
-            locator.click(timeout=10_000)
-        else:
+        if usable(locator):
+            try:
+                locator.click(timeout=5_000)
+            except PlaywrightTimeoutError:
+                if locator.count():  # still there and still not clickable: a real problem
+                    raise
+                counts["vanished"] = counts.get("vanished", 0) + 1  # the grid was rebuilt smaller meanwhile
+
+    def usable(locator):
+        """Visible and enabled (a hidden or disabled control, or one gone meanwhile, is a no-op)."""
+        try:
+            if locator.evaluate("e => !e.disabled && e.checkVisibility({ visibilityProperty: true })", timeout=3_000):
+                return True
             counts["no-op"] = counts.get("no-op", 0) + 1
+        except PlaywrightTimeoutError:
+            if locator.count():
+                raise
+            counts["vanished"] = counts.get("vanished", 0) + 1
+        return False
 
     def patch_buttons():
         return page.locator("[data-patch-grid] .patch")
@@ -520,10 +535,15 @@ def test_fuzz_500_interactions(page, server, tmp_path):
     def key_patch():
         n = patch_buttons().count()
         button = patch_buttons().nth(rng.randrange(n))
-        if not button.evaluate("e => e.checkVisibility({ visibilityProperty: true })"):
-            counts["no-op"] = counts.get("no-op", 0) + 1
+        if not usable(button):
             return
-        button.focus()
+        try:
+            button.focus(timeout=5_000)
+        except PlaywrightTimeoutError:
+            if button.count():
+                raise
+            counts["vanished"] = counts.get("vanished", 0) + 1
+            return
         page.keyboard.press(rng.choice(["ArrowRight", "ArrowLeft", "ArrowUp", "ArrowDown", "Home", "End"]))
 
     def key_tab():
