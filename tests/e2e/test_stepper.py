@@ -148,7 +148,7 @@ def test_hover_shows_position_dimension_and_value(page, server):
         # The centre of the top-left cell, row CLS, dimension 0, from Plotly's own axes.
         x, y = page.evaluate(f"""() => {{
             const el = document.getElementById('{HEATMAP}'), L = el._fullLayout, r = el.getBoundingClientRect();
-            return [r.left + L._size.l + L.xaxis.l2p(0), r.top + L._size.t + L.yaxis.l2p(0)]; }}""")
+            return [r.left + L.xaxis._offset + L.xaxis.l2p(0), r.top + L.yaxis._offset + L.yaxis.l2p(0)]; }}""")
         page.mouse.move(x + 40, y + 40)
         page.mouse.move(x, y, steps=5)
         try:
