@@ -10,9 +10,11 @@ const BOOT_DEADLINE_MS = 25000;
 const CALL_DEADLINE_MS = 30000;
 
 export class Engine {
-  constructor(urls, prepare = null) {
-    this.urls = urls; // { worker, indexURL, engine, engineHash, snapshot }
-    this.prepare = prepare; // runs once the worker is up, before "ready" is announced
+  constructor(urls) {
+    this.urls = urls; // { worker, indexURL, engine, engineHash, snapshot }: see boot.js
+    // setPrepare(fn): fn runs once the worker is up, before "ready" is announced. The worker
+    // starts before the page has parsed, so the page may hand it in later.
+    this.prepared = new Promise((resolve) => { this.setPrepare = resolve; });
     this.listeners = new Set();
     this.pending = new Map();
     this.nextId = 1;
@@ -32,13 +34,15 @@ export class Engine {
     for (const fn of this.listeners) fn(this.last);
   }
 
-  start() {
-    if (this.urls.snapshot) this.attempt(true);
-    else this.attempt(false);
+  // early: a worker boot.js already started (with the messages it has sent so far).
+  start(early = null) {
+    this.timeline = [{ type: "start", received: early?.started ?? Math.round(performance.now()) }];
+    if (early) this.attempt(early.useSnapshot, early);
+    else this.attempt(Boolean(this.urls.snapshot));
   }
 
-  attempt(useSnapshot) {
-    const worker = new Worker(this.urls.worker, { type: "module", name: "pe-engine" });
+  attempt(useSnapshot, early = null) {
+    const worker = early?.worker ?? new Worker(this.urls.worker, { type: "module", name: "pe-engine" });
     this.worker = worker;
     const deadline = useSnapshot ? SNAPSHOT_DEADLINE_MS : BOOT_DEADLINE_MS;
     let settled = false;
@@ -60,6 +64,11 @@ export class Engine {
     const timer = setTimeout(() => fail(`no answer within ${deadline / 1000} s`), deadline);
     worker.onmessage = (event) => {
       const msg = event.data;
+      if (msg.type !== "result" && msg.type !== "error") {
+        // Where boot time goes: when the worker sent each message, and when the page got it.
+        this.timeline.push({ type: msg.type, text: msg.text, snapshot: useSnapshot,
+                             sent: Math.round(msg.at - performance.timeOrigin), received: Math.round(performance.now()) });
+      }
       if (msg.type === "phase") this.status("loading", msg.text);
       else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
       else if (msg.type === "failed") fail(msg.text);
@@ -67,7 +76,7 @@ export class Engine {
         worker.onerror = (e) => this.crashed(e.message || "worker error");
         this.live = true;
         this.status("loading", "Loading the photograph into the engine…");
-        Promise.resolve(this.prepare?.(this)).then(() => {
+        this.prepared.then((prepare) => prepare?.(this)).then(() => {
           settled = true;
           clearTimeout(timer);
           this.status("ready", `Live engine ready (Pyodide ${msg.version}${msg.snapshot ? ", from snapshot" : ""}, ${Math.round(msg.ms)} ms)`);
@@ -76,7 +85,12 @@ export class Engine {
       } else if (msg.type === "result" || msg.type === "error") this.settle(msg);
     };
     worker.onerror = (e) => { e.preventDefault?.(); fail(e.message || "the worker script failed"); };
-    worker.postMessage({ type: "boot", urls: this.urls, snapshot: useSnapshot });
+    if (early) {
+      for (const event of early.messages.splice(0)) worker.onmessage(event);
+      for (const event of early.errors.splice(0)) worker.onerror(event);
+    } else {
+      worker.postMessage({ type: "boot", urls: this.urls, snapshot: useSnapshot });
+    }
   }
 
   crashed(reason) {

@@ -1,5 +1,6 @@
-// Entry point: reads the build's data, starts the engine worker at once, loads Plotly
-// without blocking the text, and mounts each component on the page.
+// Entry point, once the article is parsed: reads the build's data, loads Plotly without
+// blocking the text, and mounts each component on the page. (boot.js started the worker.)
+import { early, urls } from "./boot.js";
 import { Engine } from "./engine.js";
 import { loadPlotly } from "./plots.js";
 import { mountStepper } from "./stepper.js";
@@ -8,6 +9,8 @@ import { mountPermutation } from "./explore/permutation.js";
 import { mountStaticFigures } from "./explore/static-figures.js";
 
 document.documentElement.classList.add("js");
+// Let the browser paint the article first: everything below is work the reader can wait for.
+await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 const data = JSON.parse(document.getElementById("page-data")?.textContent || "{}");
 const url = (rel) => new URL(data.root + rel, document.baseURI).href;
 const assets = data.assets;
@@ -19,19 +22,14 @@ const photo = stepperData
   : null;
 photo?.catch(() => {});
 
-const engine = new Engine({
-  worker: new URL("./worker.js", import.meta.url).href,
-  indexURL: url(assets.pyodide_dir),
-  engine: url(assets.engine),
-  engineHash: assets.engine_hash,
-  snapshot: assets.snapshot ? url(assets.snapshot) : null,
-}, async (live) => {
-  // The stepper's photograph goes to the worker once, before the engine counts as ready.
+// boot.js started the worker; the engine takes it over. The photograph goes to it before "ready".
+const engine = new Engine(urls);
+window.peEngine = engine; // for the end-to-end tests and the curious
+engine.start(early);
+engine.setPrepare(async (live) => {
   if (!stepperData) return;
   await live.setSource(await photo, stepperData.source_size);
 });
-window.peEngine = engine; // for the end-to-end tests and the curious
-engine.start();
 const plotly = loadPlotly(url(assets.plotly));
 
 for (const node of document.querySelectorAll("[data-engine-status]")) {

@@ -8,7 +8,7 @@ const ENGINE_DIR = "/home/pyodide/engine"; // where pyodide_src/make_snapshot.mj
 let pyodide = null;
 let api = null;
 
-const post = (msg) => self.postMessage(msg);
+const post = (msg) => self.postMessage({ ...msg, at: Date.now() }); // at: for the page's timeline
 const phase = (text) => post({ type: "phase", text });
 const fileName = (url) => url.split("/").pop();
 
