@@ -1250,7 +1250,10 @@ def serve(port: int, snapshot: bool = True) -> int:
                 live.publish("failure", f"{type(exc).__name__}: {exc}")
                 print(f"rebuild failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                 continue
-            live.publish("reload")
+            # A prose edit is patched into the open page (fast); anything else, or the first good
+            # build after a failed one, reloads it.
+            prose_only = live.error is None and all(p.suffix == ".md" and CONTENT in p.parents for p in changed)
+            live.publish("reload", "content" if prose_only else "full")
             names = ", ".join(sorted(display_path(p) for p in changed))
             print(f"rebuilt in {(time.perf_counter() - t0) * 1000:.0f} ms after {names}", flush=True)
     except KeyboardInterrupt:

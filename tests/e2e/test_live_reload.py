@@ -29,13 +29,23 @@ def test_edit_reloads_break_shows_overlay_fix_recovers(live, page):
     assert page.locator("h1").text_content() == "About this site"
     page.evaluate("window.__notReloaded = true")
 
-    # 1. An edit: the open page reloads by itself and shows the new paragraph.
+    # 1. A prose edit: the open page shows the new paragraph by itself (patched in place,
+    #    without a navigation, so it is fast and the live components keep their state).
     edited = original + "\nA paragraph about zanzibarian patches.\n"
+    about.write_text(edited, encoding="utf-8")
+    page.locator("text=zanzibarian").wait_for(timeout=15_000)
+    assert page.evaluate("window.__notReloaded") is True, "a prose edit should patch, not navigate"
+    assert page.locator(OVERLAY).count() == 0
+
+    # 1b. A new component is more than prose: the open page really reloads.
+    page.evaluate("window.__notReloaded = true")
+    with live_connection(page):
+        about.write_text(edited + "\n::: rope-shift\n:::\n", encoding="utf-8")
+        page.locator("[data-component=rope-shift]").wait_for(timeout=15_000)
+    assert page.evaluate("window.__notReloaded") is None, "a new component must reload the page"
     with live_connection(page):
         about.write_text(edited, encoding="utf-8")
-        page.locator("text=zanzibarian").wait_for(timeout=15_000)
-    assert page.evaluate("window.__notReloaded") is None, "the page was patched, not reloaded"
-    assert page.locator(OVERLAY).count() == 0
+        page.locator("[data-component=rope-shift]").wait_for(state="detached", timeout=15_000)
 
     # 2. A broken file: the overlay shows path:line: message, over the last good build.
     broken = edited + "\n::: no-such-component\n:::\n"

@@ -1,5 +1,7 @@
-// Live preview only (build.py serve injects this script; a normal build never does):
-// reload after a good rebuild, show the error over the page after a bad one.
+// Live preview only (build.py serve injects this script; a normal build never does).
+// After a prose edit the new article text is patched into the open page, keeping the live
+// components as they are; after anything else the page reloads. A failed build shows its
+// error over the page.
 
 const events = new EventSource("/__live/events");
 let overlay = null;
@@ -19,5 +21,37 @@ function showFailure(report) {
   document.body.append(overlay);
 }
 
-events.addEventListener("reload", () => location.reload());
-events.addEventListener("failure", (e) => showFailure(JSON.parse(e.data)));
+const componentsOf = (root) => [...root.querySelectorAll("[data-component]")];
+const signature = (root) => componentsOf(root).map((node) => node.id).join(" ");
+
+// Swaps in the new prose if the components (and the data they run on) are unchanged.
+async function patchProse() {
+  const response = await fetch(location.href, { cache: "no-store" });
+  if (!response.ok) return false;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  const prose = document.querySelector(".prose"), next = fresh.querySelector(".prose");
+  if (!prose || !next || signature(prose) !== signature(next)) return false;
+  if (document.getElementById("page-data")?.textContent !== fresh.getElementById("page-data")?.textContent) return false;
+  const live = new Map(componentsOf(prose).map((node) => [node.id, node]));
+  for (const node of componentsOf(next)) node.replaceWith(live.get(node.id));
+  prose.replaceChildren(...next.childNodes);
+  for (const selector of [".article-header", ".toc"]) {
+    const old = document.querySelector(selector), neu = fresh.querySelector(selector);
+    if (old && neu) old.replaceWith(neu);
+  }
+  document.title = fresh.title;
+  return true;
+}
+
+events.addEventListener("reload", async (event) => {
+  const kind = JSON.parse(event.data || '""');
+  if (kind === "content") {
+    try {
+      if (await patchProse()) return;
+    } catch (err) {
+      console.warn("live reload: patching failed, reloading", err);
+    }
+  }
+  location.reload();
+});
+events.addEventListener("failure", (event) => showFailure(JSON.parse(event.data)));
