@@ -824,11 +824,7 @@ def memo(fn: Callable, *args) -> Any:
     key = (fn.__module__, fn.__name__, repr(args))
     if key not in _MEMO:
         _MEMO[key] = fn(*args)
-    return copy_json(_MEMO[key])
-
-
-def copy_json(value: Any) -> Any:
-    return json.loads(json.dumps(value)) if isinstance(value, (dict, list)) else value
+    return _MEMO[key]  # shared between rebuilds: callers copy before they change it
 
 
 def render_component(directive: Directive, ctx: RenderContext) -> str:
@@ -859,7 +855,7 @@ def render_component(directive: Directive, ctx: RenderContext) -> str:
             raise BuildFailed([ContentError(directive.path, directive.line,
                                             "permutation-demo needs a vit-stepper earlier on the page (it shuffles its patches)")])
         pixels, so = ctx.model_input
-        extra = {"view": memo(views.permutation_view, pixels, so["image_size"], so["patch"], so["dim"], so["seed"], 1)}
+        extra = {"view": dict(memo(views.permutation_view, pixels, so["image_size"], so["patch"], so["dim"], so["seed"], 1))}
         extra["view"]["stepper"] = {k: so[k] for k in ("image_size", "patch", "dim", "seed")}
     elif directive.name == "relative-bias":
         extra = {"view": memo(views.relative_bias_view, o["window"], o["seed"])}
@@ -870,7 +866,7 @@ def render_component(directive: Directive, ctx: RenderContext) -> str:
     template = ctx.env.get_template(f"components/{directive.name}.html")
 
     def fallback_image(figure: dict) -> str | None:
-        png = figure_png(figure) if figure else None
+        png = cached_figure_png(figure) if figure else None
         if png is None:
             return None
         url = f"images/figure-{hashlib.sha256(png).hexdigest()[:12]}.png"
@@ -925,6 +921,17 @@ def figure_png(figure: dict) -> bytes | None:
     buf = io.BytesIO()
     im.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
+
+
+_PNG_MEMO: dict[int, tuple[dict, bytes | None]] = {}
+
+
+def cached_figure_png(figure: dict) -> bytes | None:
+    """figure_png, once per figure object (memo() hands the same figures to every rebuild)."""
+    hit = _PNG_MEMO.get(id(figure))
+    if hit is None or hit[0] is not figure:
+        hit = _PNG_MEMO[id(figure)] = (figure, figure_png(figure))
+    return hit[1]
 
 
 def png_bytes(pixels: list[int], size: int) -> bytes:
@@ -1092,6 +1099,7 @@ class Builder:
         static_changed = changed is None or any(STATIC in p.parents for p in changed)
         if engine_changed:
             _MEMO.clear()
+            _PNG_MEMO.clear()
             for name in [m for m in sys.modules if m == "pe_engine" or m.startswith("pe_engine.")]:
                 del sys.modules[name]  # import the edited engine afresh
         with build_lock():
@@ -1237,7 +1245,7 @@ def serve(port: int, snapshot: bool = True) -> int:
           "site_templates/ and pyodide_src/", flush=True)
     watched = [p for p in (CONTENT, TEMPLATES, ENGINE_SRC) if p.exists()]
     try:
-        for changes in watchfiles.watch(*watched, debounce=40, step=20, rust_timeout=0):
+        for changes in watchfiles.watch(*watched, debounce=10, step=5):
             changed = {Path(path) for _, path in changes}
             t0 = time.perf_counter()
             try:
