@@ -954,7 +954,7 @@ def render_pages(pages: list[Page], assets: Assets) -> dict[str, str]:
         ctx = RenderContext(assets, env, page, root="")
         stash = page._stash  # type: ignore[attr-defined]
         rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in stash]
-        body = rewrite_links(page.body_html, pages)
+        body = rewrite_links(page.body_html, pages, assets.urls.get("content_files", {}))
         # A component placeholder stands alone in its paragraph; math may sit inside text.
         body = re.sub("<p>\ue000(\\d+)\ue001</p>", lambda m: rendered[int(m.group(1))], body)
         body = PLACEHOLDER_RE.sub(lambda m: rendered[int(m.group(1))], body)
@@ -968,13 +968,19 @@ def render_pages(pages: list[Page], assets: Assets) -> dict[str, str]:
     return out
 
 
-def rewrite_links(body: str, pages: list[Page]) -> str:
-    """Links to other .md pages point at their .html output; images at their copied path."""
+def rewrite_links(body: str, pages: list[Page], files: dict[str, str] | None = None) -> str:
+    """Links to other .md pages point at their .html output; images and linked files at
+    their hashed copies."""
     names = {p.source.path.name: p.output_name for p in pages}
+    for original, hashed in (files or {}).items():
+        for attr in ("src", "href"):
+            for variant in (original, "./" + original):
+                body = body.replace(f'{attr}="{html.escape(variant)}"', f'{attr}="{html.escape(hashed)}"')
 
     def fix(m: re.Match) -> str:
         target = html.unescape(m.group(2))
         file_part, sep, anchor = target.partition("#")
+        file_part = file_part.removeprefix("./")
         if file_part in names:
             return f'{m.group(1)}="{html.escape(names[file_part] + sep + anchor)}"'
         return m.group(0)
@@ -1112,9 +1118,20 @@ class Builder:
                 if self.livereload:
                     self.assets.urls["livereload"] = self.assets.urls["static"] + LIVERELOAD_SCRIPT
             assets = dataclasses.replace(self.assets, files=dict(self.assets.files))
+            content_files: dict[str, str] = {}
             for page in pages:
-                for _, target in page.images:
-                    assets.files[target] = CONTENT / target
+                # Images, and other files of content/ that the prose links to.
+                for _, target in page.images + page.links:
+                    local = target.partition("#")[0].removeprefix("./")
+                    if (local and not local.endswith(".md") and not re.match(r"^[a-z][a-z0-9+.-]*:", local, re.I)
+                            and not local.startswith("/") and (CONTENT / local).resolve().is_file()
+                            and (CONTENT / local).resolve().is_relative_to(CONTENT.resolve())):
+                        # Named by content hash, like every asset, so hosts may cache it for good.
+                        path = Path(local)
+                        hashed = (path.parent / f"{path.stem}-{file_hash(CONTENT / local)}{path.suffix}").as_posix()
+                        assets.files[hashed] = CONTENT / local
+                        content_files[local] = hashed
+            assets.urls["content_files"] = content_files
             html_pages = stage("render", render_pages, pages, assets)
             stage("write", write_site, html_pages, assets, self.dist)
         return timings

@@ -14,6 +14,8 @@ import pytest
 
 from sitebuild import copy_content, error_lines, run, tree_hash
 
+ROOT = Path(__file__).resolve().parent.parent
+
 EXTRAS = textwrap.dedent(r"""
     ---
     title: Extras & tests
@@ -22,6 +24,7 @@ EXTRAS = textwrap.dedent(r"""
 
     Back to [the article](positional-embeddings.md#step-4) or [about](about.md), or [down](#custom-id).
     A paper: [ViT](https://arxiv.org/abs/2010.11929). Money: \$5.
+    Relative: [about, again](./about.md). A file: [the photograph](images/astronaut.png).
 
     ## A table
 
@@ -138,8 +141,15 @@ def test_links_to_pages_point_at_their_html(site):
     assert '<a href="about.html">about</a>' in extras
     assert 'href="about.html#how-it-is-built"' in extras  # inside a footnote too
     assert '<a href="index.html">the article</a>' in page(site, "about.html")
+    assert '<a href="about.html">about, again</a>' in extras  # ./about.md too
     for name, text in html_pages(site).items():
         assert not re.search(r'href="[^"]*\.md(#[^"]*)?"', text), name
+
+
+def test_linked_content_files_are_copied_under_hashed_names(site):
+    link = re.search(r'<a href="(images/astronaut-[0-9a-f]{12}\.png)">the photograph</a>', page(site, "extras.html"))
+    assert link, page(site, "extras.html")
+    assert (site / link.group(1)).read_bytes() == (ROOT / "content" / "images" / "astronaut.png").read_bytes()
 
 
 # ---- Markdown extensions

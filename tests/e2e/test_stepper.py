@@ -138,13 +138,13 @@ def test_engine_ready_then_figures_come_from_pyodide(page, server):
 
 def test_hover_shows_position_dimension_and_value(page, server):
     page.goto(server.url)
+    wait_ready(page)  # nothing above the figure changes any more
     page.get_by_role("tab", name="Add Pos").click()
-    page.locator(f"#{HEATMAP} .nsewdrag").first.wait_for()
-    box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
+    page.locator(f"#{HEATMAP}[data-source=pyodide]:not([data-busy=true])").wait_for(state="attached")
     page.locator(f"#{HEATMAP}").scroll_into_view_if_needed()
-    box = page.locator(f"#{HEATMAP} .nsewdrag").first.bounding_box()
     hover = page.locator(f"#{HEATMAP} .hoverlayer .hovertext")
-    for _ in range(5):  # Plotly may still be settling its layout: move again until it answers
+    text = ""
+    for _ in range(5):  # aim again if the page moved under the pointer
         # The centre of the top-left cell, row CLS, dimension 0, from Plotly's own axes.
         x, y = page.evaluate(f"""() => {{
             const el = document.getElementById('{HEATMAP}'), L = el._fullLayout, r = el.getBoundingClientRect();
@@ -153,11 +153,12 @@ def test_hover_shows_position_dimension_and_value(page, server):
         page.mouse.move(x, y, steps=5)
         try:
             hover.wait_for(timeout=3_000)
-            break
+            text = hover.text_content()
         except Exception:
-            pass
-    text = hover.text_content()
-    assert "position CLS" in text and "dimension 0" in text and "value" in text
+            continue
+        if "position CLS" in text:
+            break
+    assert "position CLS" in text and "dimension 0" in text and "value" in text, text
 
 
 def test_strategy_radio_group_and_explanations(page, server):
