@@ -172,3 +172,34 @@ def figure_data(page, element_id):
 
 def wait_source(page, element_id, source="pyodide", timeout=30_000):
     page.locator(f"#{element_id}[data-source={source}]").wait_for(state="attached", timeout=timeout)
+
+
+def eventually(check, timeout_s=30.0, interval_s=0.1):
+    """Retry ``check`` (which raises AssertionError, or returns falsy) until it passes.
+    The page draws asynchronously (Plotly loads late, figures draw one per task)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            result = check()
+            if result is not None and result is not False:
+                return result
+            error = AssertionError("condition still false")
+        except (AssertionError, TypeError, ValueError) as exc:
+            error = exc
+        if time.monotonic() > deadline:
+            raise error
+        time.sleep(interval_s)
+
+
+def figure_matches(page, element_id, want, tol):
+    """Wait until the figure's z equals ``want`` within ``tol``; returns the z."""
+    import engine_reference as ref
+
+    def check():
+        z = figure_data(page, element_id)
+        assert z is not None, f"{element_id} is not drawn yet"
+        assert ref.max_abs_diff(z, want) < tol, f"{element_id} differs"
+        return z
+    return eventually(check)

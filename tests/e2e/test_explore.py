@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 import engine_reference as ref
-from conftest import figure_data, wait_ready, wait_source
+from conftest import eventually, figure_data, figure_matches, wait_ready, wait_source
 from pe_engine import (cosine_similarity_map, learned, relative_position_index, resample, sincos_2d,
                        sinusoidal_1d)
 
@@ -51,7 +51,7 @@ def test_position_similarity_follows_patch_and_strategy(page, server):
         assert got[2][1] == pytest.approx(1.0)
     # Small multiples: one 4×4 tile per patch, with a blank gutter.
     page.locator("summary", has_text="Similarity of every patch").click()
-    tiles = figure_data(page, "vit-stepper-0-tiles")
+    tiles = eventually(lambda: figure_data(page, "vit-stepper-0-tiles"))
     assert len(tiles) == 4 * 5 - 1 and len(tiles[0]) == 4 * 5 - 1
     assert tiles[4][0] is None
     assert tiles[0][0] == pytest.approx(1.0)  # patch 0 with itself
@@ -67,7 +67,8 @@ def test_parameters_presets_table_and_invalid_combinations(page, server):
     for name in ["ViT-Ti/16", "ViT-S/16", "ViT-B/16", "ViT-L/16", "ViT-H/14"]:
         assert name in presets
     # Invalid: 14 does not divide 64. The message is inline and the last view stays.
-    before = figure_data(page, HEATMAP)
+    page.locator(f"#{HEATMAP}[data-source=pyodide]:not([data-busy=true])").wait_for(state="attached")
+    before = figure_matches(page, HEATMAP, ref.table("learned"), 1e-12)
     page.get_by_label("Patch size").select_option("14")
     error = page.locator("[data-param-error]")
     expect(error).to_be_visible()
@@ -87,7 +88,7 @@ def test_parameters_presets_table_and_invalid_combinations(page, server):
     table = page.locator("[data-dimension-table]")
     expect(table.locator("[data-dim=num_patches]")).to_have_text("36")
     expect(table.locator("[data-dim=E_shape]")).to_have_text("768 × 12")
-    assert ref.max_abs_diff(figure_data(page, HEATMAP), ref.table("learned", 96, 16, 12)) < 1e-12
+    figure_matches(page, HEATMAP, ref.table("learned", 96, 16, 12), 1e-12)
 
 
 def test_vit_b16_full_heatmap_from_the_worker(page, server):
@@ -128,10 +129,10 @@ def test_resolution_change(page, server):
         assert z[0] == pytest.approx(old[0])  # [CLS] passes through
     root.locator("summary", has_text="The recomputed fixed tables").click()
     poll(page, "document.getElementById('resolution-change-1-sinusoidal_new').data[0].z.length", lambda n: n == 65)
-    assert ref.max_abs_diff(figure_data(page, "resolution-change-1-sinusoidal_new"), sinusoidal_1d(65, 8)) < 1e-9
+    figure_matches(page, "resolution-change-1-sinusoidal_new", sinusoidal_1d(65, 8), 1e-9)
     centre = 4 * 8 + 4
     want = cosine_similarity_map(sincos_2d(8, 8, 8, cls_token=True), 8, 8, centre, num_prefix_tokens=1)
-    assert ref.max_abs_diff(figure_data(page, "resolution-change-1-similarity_sincos2d"), want) < 1e-9
+    figure_matches(page, "resolution-change-1-similarity_sincos2d", want, 1e-9)
     assert page.locator("#resolution-change-1-learned_new").get_attribute("data-source") == "pyodide"
 
 
@@ -203,7 +204,7 @@ def test_fragment_restores_and_rejects(page, server):
     expect(page.get_by_role("tab", name="Add Pos")).to_have_attribute("aria-selected", "true")
     expect(page.get_by_label("2D-Aware", exact=True)).to_be_checked()
     expect(page.locator("[data-readout]")).to_contain_text(re.compile(r"Selected Patch:\s*9\D+Row:\s*2\D+Col:\s*1"))
-    assert ref.max_abs_diff(figure_data(page, HEATMAP), ref.table("sincos2d")) < 1e-12
+    figure_matches(page, HEATMAP, ref.table("sincos2d"), 1e-12)
     # Malformed and out-of-range values fall back to the defaults.
     page.goto(server.url + "#step=evil&pe=nope&patch=999&size=abc&p=-3&d=7")
     page.reload()
@@ -225,11 +226,11 @@ def test_swin_relative_bias_and_rope(page, server):
     wait_source(page, "relative-bias-3-index")
     index = figure_data(page, "relative-bias-3-index")
     assert index == relative_position_index(3, 3)
-    bias = figure_data(page, "relative-bias-3-bias")
+    bias = eventually(lambda: figure_data(page, "relative-bias-3-bias"))
     assert len(bias) == 9 and bias[0][0] == bias[4][4] == bias[8][8]  # same offset, same entry
     page.locator("[data-component=rope-shift]").scroll_into_view_if_needed()
     wait_source(page, "rope-shift-4-scores")
-    scores = figure_data(page, "rope-shift-4-scores")
+    scores = eventually(lambda: figure_data(page, "rope-shift-4-scores"))
     assert len(scores) == 16
     # Shift invariance: every pair with the same offset scores the same.
     assert scores[0][1] == pytest.approx(scores[5][6], abs=1e-12)

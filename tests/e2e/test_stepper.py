@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 import engine_reference as ref
-from conftest import ROOT, figure_data, wait_ready, wait_source
+from conftest import ROOT, eventually, figure_data, figure_matches, wait_ready, wait_source
 
 HEATMAP = "vit-stepper-0-heatmap"
 SIMILARITY = "vit-stepper-0-similarity"
@@ -100,19 +100,18 @@ def test_numbers_before_the_engine_match_cpython(page, server, context):
     page.get_by_role("tab", name="Project").click()
     page.get_by_role("button", name="Patch 6 (row 1, column 2)").click()
     expected = ref.stepper(selected=6)
-    token = vector_text(page, "[data-panel=project] .vec.token")
-    assert token == pytest.approx([round(v, 3) for v in expected["tokens"]["6"]], abs=1e-3)
+    want = [round(v, 3) for v in expected["tokens"]["6"]]
+    eventually(lambda: vector_text(page, "[data-panel=project] .vec.token") == pytest.approx(want, abs=1e-3))
     for label, strategy in [("Learned (ViT)", "learned"), ("Sinusoidal", "sinusoidal"), ("2D-Aware", "sincos2d")]:
         page.get_by_label(label, exact=True).check()
         page.get_by_role("tab", name="Add Pos").click()
-        z = figure_data(page, HEATMAP)
-        assert ref.max_abs_diff(z, ref.table(strategy)) < 1e-12, strategy
+        figure_matches(page, HEATMAP, ref.table(strategy), 1e-12)
         assert page.locator(f"#{HEATMAP}").get_attribute("data-source") == "build"
         part = ref.stepper(strategy=strategy, selected=6)["strategies"][strategy]
-        assert vector_text(page, "[data-panel=addpos] .vec.z0") == pytest.approx(
-            [round(v, 3) for v in part["z0"]["6"]], abs=1e-3)
+        want = [round(v, 3) for v in part["z0"]["6"]]
+        eventually(lambda: vector_text(page, "[data-panel=addpos] .vec.z0") == pytest.approx(want, abs=1e-3))
     page.get_by_label("2D variant").select_option("learned2d")
-    assert ref.max_abs_diff(figure_data(page, HEATMAP), ref.table("learned2d")) < 1e-12
+    figure_matches(page, HEATMAP, ref.table("learned2d"), 1e-12)
     # The selected position's row is outlined in the heatmap (row 0 is [CLS]).
     shape = page.evaluate(f"document.getElementById('{HEATMAP}').layout.shapes.find(s => s.name === 'selection')")
     assert shape["y0"] == pytest.approx(6.5) and shape["y1"] == pytest.approx(7.5)
@@ -131,8 +130,7 @@ def test_engine_ready_then_figures_come_from_pyodide(page, server):
             if label.split(" ")[0] in title:
                 break
             page.wait_for_timeout(50)
-        z = figure_data(page, HEATMAP)
-        assert ref.max_abs_diff(z, ref.table(strategy)) < 1e-9, strategy
+        figure_matches(page, HEATMAP, ref.table(strategy), 1e-9)
     assert page.locator(f"#{SIMILARITY}").get_attribute("data-source") == "pyodide"
 
 
