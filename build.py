@@ -152,6 +152,8 @@ class Page:
     links: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (line, target)
     images: list[tuple[int, str]] = dataclasses.field(default_factory=list)
     components: list["Directive"] = dataclasses.field(default_factory=list)
+    # What each placeholder in body_html stands for: MathML text, or a Directive to render.
+    stash: list[Any] = dataclasses.field(default_factory=list)
 
     @property
     def is_index(self) -> bool:
@@ -511,15 +513,12 @@ def parse_page(source: Source) -> tuple[Page, list[ContentError]]:
     text, stash, links, images = preprocess(source, first_line, errors)
     md = markdown_renderer()
     body = md.convert(text)
-    page = Page(source, meta, links=links, images=images)
-    page.toc_html = md.toc
-    page.anchors = set(re.findall(r'\sid="([^"]+)"', body))
-    for n, item in enumerate(stash):
+    page = Page(source, meta, body_html=body, toc_html=md.toc, links=links, images=images, stash=stash,
+                anchors=set(re.findall(r'\sid="([^"]+)"', body)))
+    for item in stash:
         if isinstance(item, Directive):
             item.index = len(page.components)
             page.components.append(item)
-    page.body_html = body
-    page._stash = stash  # type: ignore[attr-defined]
     return page, errors
 
 
@@ -574,17 +573,11 @@ def check_site(pages: list[Page]) -> list[ContentError]:
     return errors
 
 
-def parse_all(sources: list[Source]) -> list[Page]:
-    """Parse every page and run the cross-page checks; raise with every error found."""
-    pages, errors = [], []
-    for source in sources:
-        page, errs = parse_page(source)
-        pages.append(page)
-        errors += errs
-    errors += check_site(pages)
-    if errors:
-        raise BuildFailed(errors)
-    return pages
+def parse_pages(sources: list[Source], parse: Callable = None) -> tuple[list[Page], list[ContentError]]:
+    """Parse every page and run the cross-page checks: (pages, every error found)."""
+    results = [(parse or parse_page)(source) for source in sources]
+    pages = [page for page, _ in results]
+    return pages, [e for _, errs in results for e in errs] + check_site(pages)
 
 
 # --------------------------------------------------------------------------- stage 4: assets
@@ -708,7 +701,7 @@ def bundle_engine(assets: Assets, snapshot: bool = True) -> None:
     assets.urls["engine"] = f"assets/pe_engine-{digest}.zip"
     assets.urls["engine_hash"] = digest
     if snapshot:
-        path = memory_snapshot(data, digest)
+        path = memory_snapshot(data)
         if path is not None:
             name = f"assets/snapshot-{path.name}"
             assets.files[name] = path
@@ -718,7 +711,7 @@ def bundle_engine(assets: Assets, snapshot: bool = True) -> None:
 SNAPSHOT_SCRIPT = ENGINE_SRC / "make_snapshot.mjs"
 
 
-def memory_snapshot(engine_zip: bytes, engine_digest: str) -> Path | None:
+def memory_snapshot(engine_zip: bytes) -> Path | None:
     """Boot the vendored Pyodide in Node with the engine imported and save its memory.
 
     Cached under .cache/snapshots by a hash of every input, so an unchanged rebuild skips it.
@@ -800,7 +793,6 @@ def template_env():
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters["math"] = lambda latex, display=False: __import__("markupsafe").Markup(latex_to_mathml(latex, display))
-    env.filters["num"] = lambda x, digits=3: f"{x:.{digits}f}"
     env.filters["thousands"] = lambda x: f"{x:,}"
     return env
 
@@ -952,7 +944,7 @@ def render_pages(pages: list[Page], assets: Assets) -> dict[str, str]:
     out = {}
     for page in pages:
         ctx = RenderContext(assets, env, page, root="")
-        stash = page._stash  # type: ignore[attr-defined]
+        stash = page.stash
         rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in stash]
         body = rewrite_links(page.body_html, pages, assets.urls.get("content_files", {}))
         # A component placeholder stands alone in its paragraph; math may sit inside text.
@@ -1077,17 +1069,19 @@ class Builder:
         self._parsed: dict[tuple[Path, str], tuple[Page, list[ContentError]]] = {}
 
     def parse(self, sources: list[Source], changed: set[Path] | None) -> list[Page]:
-        """parse_all, reusing the parse of every file whose text is unchanged since the last
+        """parse_pages, reusing the parse of every file whose text is unchanged since the last
         run; only while nothing else in content/ changed (a page's checks look at its images)."""
         if changed is None or any(CONTENT in p.parents and p.suffix != ".md" for p in changed):
             self._parsed.clear()
         parsed = {}
-        for source in sources:
+
+        def parse_or_reuse(source: Source):
             key = (source.path, source.text)
             parsed[key] = self._parsed.get(key) or parse_page(source)
+            return parsed[key]
+
+        pages, errors = parse_pages(sources, parse_or_reuse)
         self._parsed = parsed
-        pages = [page for page, _ in parsed.values()]
-        errors = [e for _, errs in parsed.values() for e in errs] + check_site(pages)
         if errors:
             raise BuildFailed(errors)
         return pages
@@ -1148,13 +1142,7 @@ def check() -> list[ContentError]:
         sources = read_sources()
     except BuildFailed as exc:
         return exc.errors or [ContentError(CONTENT, 1, exc.message)]
-    errors: list[ContentError] = []
-    pages = []
-    for source in sources:
-        page, errs = parse_page(source)
-        pages.append(page)
-        errors += errs
-    errors += check_site(pages)
+    _, errors = parse_pages(sources)
     return sorted(errors, key=lambda e: (str(e.path), e.line))
 
 

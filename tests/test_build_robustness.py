@@ -5,7 +5,6 @@ Each test builds a copy of content/ into a temporary --out folder, never dist/.
 """
 import hashlib
 import json
-import os
 import re
 import shutil
 import signal

@@ -67,7 +67,7 @@ def pe_heatmap(table, title, selected_row=None, num_prefix=1):
 
 def similarity_map(grid_map, index, title="Position similarity"):
     """Grid heatmap of cosine similarity between patch ``index`` and every patch."""
-    gh, gw = len(grid_map), len(grid_map[0])
+    gw = len(grid_map[0])
     return {
         "data": [{
             "type": "heatmap", "z": grid_map, "colorscale": SEQUENTIAL, "zmin": -1.0, "zmax": 1.0,
@@ -91,8 +91,8 @@ def similarity_map(grid_map, index, title="Position similarity"):
 def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch"):
     """Small multiples as in ViT Fig. 7: tile (r, c) shows patch (r, c)'s similarity map.
 
-    Drawn as one heatmap with a blank (None) gutter between tiles, which is far cheaper
-    for the browser than grid_h × grid_w subplots.
+    Drawn as one heatmap with a blank (None) gutter between tiles: one trace for the
+    browser to draw instead of grid_h × grid_w subplots.
     """
     gap = 1
     height = grid_h * (grid_h + gap) - gap

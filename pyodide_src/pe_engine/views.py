@@ -6,7 +6,7 @@ always agree. Only small previews of long vectors travel to the page: the heatma
 the full tables.
 """
 from . import figures
-from .attention import permute_tokens, seeded_permutation, self_attention
+from .attention import seeded_permutation, self_attention
 from .dimensions import PRESETS, vit_dimensions
 from .encodings import (learned, learned_2d, relative_position_bias, rope_scores, sincos_2d,
                         sinusoidal_1d)
@@ -95,7 +95,7 @@ def remember(key, compute, keep=4):
 
 def tokens_part(pixels, image_size, patch, dim, seed, selected):
     """Steps 2–4 for the patches the page needs: previews of x_p, E, and the tokens x_p·E + b."""
-    pixels_key = (len(pixels), hash(tuple(pixels[::97])), sum(pixels))
+    pixels_key = tuple(pixels)  # the whole image: a sampled key could mix up two photographs
     patches = remember(("patches", pixels_key, image_size, patch), lambda: patchify(
         [v / 255.0 for v in pixels], image_size, image_size, CHANNELS, patch))  # pixels scaled to [0, 1]
     in_dim = patch * patch * CHANNELS
@@ -264,7 +264,7 @@ def relative_bias_view(window, seed=0):
         "table_rows": len(table),
         "figures": {
             "index": figures.index_heatmap(index, f"Relative position index, {window}×{window} window ({n}×{n})"),
-            "bias": figures.matrix_heatmap(bias[0], f"Bias added to the attention logits (head 0)",
+            "bias": figures.matrix_heatmap(bias[0], "Bias added to the attention logits (head 0)",
                                            "key token", "query token"),
         },
     }

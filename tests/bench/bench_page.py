@@ -39,19 +39,16 @@ Definitions used (lab, not field):
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
-import http.server
+import io
 import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -59,10 +56,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "dist"
 BUILD = ROOT / "build.py"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--disable-dev-shm-usage"]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from conftest import CHROMIUM, CHROMIUM_ARGS, QuietHandler, StaticServer  # noqa: E402  (one server for tests and bench)
 READY_TIMEOUT_S = 90
 CLICK_TIMEOUT_S = 20
 STRATEGIES = ["Learned (ViT)", "Sinusoidal", "2D-Aware"]
@@ -181,21 +176,9 @@ INTERACTION_PROBE = r"""
 
 # --------------------------------------------------------------------------- server
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_handler(directory: Path, extra: dict[str, tuple[bytes, str]]):
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                          ".wasm": "application/wasm", ".mjs": "text/javascript",
-                          ".js": "text/javascript", ".json": "application/json"}
-
-        def log_message(self, *args):
-            pass
-
+def make_handler(extra: dict[str, tuple[bytes, str]]):
+    """The site's files, plus the benchmark's own pages at fixed paths."""
+    class Handler(QuietHandler):
         def send_head(self):
             path = urlparse(self.path).path
             if path in extra:
@@ -204,23 +187,10 @@ def make_handler(directory: Path, extra: dict[str, tuple[bytes, str]]):
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                import io
                 return io.BytesIO(body)
             return super().send_head()
 
-    return functools.partial(Handler, directory=str(directory))
-
-
-class Server:
-    def __init__(self, directory: Path, extra: dict[str, tuple[bytes, str]]):
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), make_handler(directory, extra))
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return Handler
 
 
 # --------------------------------------------------------------------------- helpers
@@ -593,8 +563,8 @@ def main(argv=None) -> int:
     if not engine or not pyodide_dir:
         raise SystemExit("dist/ has no engine archive or vendored Pyodide")
     stock_js = STOCK_JS % {"index": f"/vendor/{pyodide_dir[-1].name}/", "engine": f"/assets/{engine[-1].name}"}
-    server = Server(site, {"/__bench/stock.html": (STOCK_HTML.encode(), "text/html; charset=utf-8"),
-                           "/__bench/stock.js": (stock_js.encode(), "text/javascript")})
+    server = StaticServer(site, make_handler({"/__bench/stock.html": (STOCK_HTML.encode(), "text/html; charset=utf-8"),
+                           "/__bench/stock.js": (stock_js.encode(), "text/javascript")}))
 
     from playwright.sync_api import sync_playwright
 

@@ -38,10 +38,11 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class StaticServer:
-    """Python's http.server over a folder, in a thread (nginx has its own fixture)."""
+    """Python's http.server over a folder, in a thread (nginx has its own fixture).
+    The page benchmark passes a QuietHandler subclass that also serves its own pages."""
 
-    def __init__(self, directory: Path):
-        handler = functools.partial(QuietHandler, directory=str(directory))
+    def __init__(self, directory: Path, handler_class=QuietHandler):
+        handler = functools.partial(handler_class, directory=str(directory))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"

@@ -1,12 +1,11 @@
 """The stepper on the built site (issue 4): steps, patches, strategies, numbers, runtime, a11y."""
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 import engine_reference as ref
-from conftest import ROOT, eventually, figure_data, figure_matches, wait_ready, wait_source
+from conftest import ROOT, eventually, figure_matches, wait_ready, wait_source
 
 HEATMAP = "vit-stepper-0-heatmap"
 SIMILARITY = "vit-stepper-0-similarity"

@@ -90,14 +90,6 @@ export async function moveSelection(node, shape) {
   await Plotly.relayout(node, update);
 }
 
-// Replaces the z values of trace 0 (used for the similarity map when only the patch changes).
-export async function restyleZ(node, z, title, source) {
-  if (!node?.data) return;
-  const Plotly = await plotlyReady;
-  await Plotly.update(node, { z: [z] }, title ? { "title.text": title } : {}, [0]);
-  node.dataset.source = source;
-}
-
 export function busy(node, on = true) {
   if (node) node.dataset.busy = on ? "true" : "false";
 }

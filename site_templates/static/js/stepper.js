@@ -22,7 +22,6 @@ export function mountStepper(root, data, engine) {
   const grid = q("[data-patch-grid]");
   const frame = q("[data-image-frame]");
   const heatmap = q(`#${root.id}-heatmap`), similarity = q(`#${root.id}-similarity`), tiles = q(`#${root.id}-tiles`);
-  const status = q("[data-engine-status]");
   plots.eager(heatmap, similarity, tiles); // drawn at once, not when scrolled to (plots.js)
 
   // Views by configuration; each strategy part remembers where its numbers came from.
@@ -146,7 +145,7 @@ export function mountStepper(root, data, engine) {
       entry = await viewFor(s, { heatmapNeeded: strategyChanged || !shown });
     } catch (err) {
       plots.busy(heatmap, false);
-      if (mine === seq) status.dataset.note = err.message;
+      if (mine === seq) console.warn("pe-stepper: the view stays as it was:", err.message);
       if (!shown) throw err;
       return;
     }

@@ -133,7 +133,7 @@ self.onmessage = async (event) => {
   }
   try {
     if (msg.type === "call") {
-      const answer = api.call_binary(msg.name, msg.kwargs);
+      const answer = api.call(msg.name, msg.kwargs);
       const json = answer.get(0);
       const bytesProxy = answer.get(1);
       const bytes = typeof bytesProxy === "string" ? new Uint8Array() : bytesProxy.toJs();
