@@ -140,21 +140,23 @@ def test_hover_shows_position_dimension_and_value(page, server):
     page.locator(f"#{HEATMAP}[data-source=pyodide]:not([data-busy=true])").wait_for(state="attached")
     page.locator(f"#{HEATMAP}").scroll_into_view_if_needed()
     hover = page.locator(f"#{HEATMAP} .hoverlayer .hovertext")
+    # Walk the pointer down the first column from the plot area's top edge: the first cell
+    # it meets is row CLS (the axis runs downwards), dimension 0.
+    left, top, width, height = page.evaluate(f"""() => {{
+        const el = document.getElementById('{HEATMAP}'), L = el._fullLayout, r = el.getBoundingClientRect();
+        return [r.left + L.xaxis._offset, r.top + L.yaxis._offset, L.xaxis._length, L.yaxis._length]; }}""")
     text = ""
-    for _ in range(5):  # aim again if the page moved under the pointer
-        # The centre of the top-left cell, row CLS, dimension 0, from Plotly's own axes.
-        x, y = page.evaluate(f"""() => {{
-            const el = document.getElementById('{HEATMAP}'), L = el._fullLayout, r = el.getBoundingClientRect();
-            return [r.left + L.xaxis._offset + L.xaxis.l2p(0), r.top + L.yaxis._offset + L.yaxis.l2p(0)]; }}""")
-        page.mouse.move(x + 40, y + 40)
-        page.mouse.move(x, y, steps=5)
+    for step in range(1, 12):
+        page.mouse.move(1, 1)  # off the figure, so no earlier hover label lingers
+        hover.wait_for(state="detached", timeout=2_000)
+        page.mouse.move(left + width / 16, top + step * height / 17 / 6)
         try:
-            hover.wait_for(timeout=3_000)
-            text = hover.text_content()
+            hover.wait_for(timeout=1_000)
         except Exception:
             continue
-        if "position CLS" in text:
-            break
+        page.wait_for_timeout(150)  # Plotly throttles hover: let it settle on this cell
+        text = hover.text_content()
+        break
     assert "position CLS" in text and "dimension 0" in text and "value" in text, text
 
 
