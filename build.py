@@ -7,14 +7,17 @@
 
 The build is a short pipeline of named stages, in the order they run:
 
-    read_sources  -> content/*.md as Source(path, text)
-    parse_page    -> front matter, component directives, math, Markdown -> Page
-    check_site    -> cross-page checks (links, anchors), all errors at once
-    bundle_assets -> hashed site CSS/JS, vendored Pyodide + Plotly, engine zip, snapshot, images
-    render_pages  -> Jinja2 templates -> HTML strings
-    write_site    -> files into a staging folder, then swapped in for dist/
+    read_sources     -> content/*.md as Source(path, text), within the content limits
+    parse_page       -> front matter, component directives, math, Markdown, HTML policy -> Page
+    check_site       -> cross-page checks (output names, ids, links, images), all errors at once
+    compute_views    -> each component's view from the engine (pe_engine.components)
+    bundle_assets    -> hashed site CSS/JS, vendored Pyodide + Plotly, engine zip, snapshot
+    collect_files    -> the images and files of content/ that the pages use, under hashed names
+    render_pages     -> Jinja2 templates -> HTML strings
+    write_site       -> files into a staging folder, then swapped in for the output folder
 
-Content mistakes raise ContentError and are printed as ``path:line: message``.
+``check`` runs the first four stages, so content that passes it builds. Content mistakes
+are ContentError, printed as ``path:line: message``. The folders are one ``Folders`` value.
 """
 from __future__ import annotations
 
@@ -30,40 +33,75 @@ import html
 import io
 import json
 import os
+import pickle
 import re
+import select
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import time
 import zipfile
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent
-CONTENT = ROOT / "content"
-TEMPLATES = ROOT / "site_templates"
-STATIC = TEMPLATES / "static"
-ENGINE_SRC = ROOT / "pyodide_src"
-NODE_MODULES = ROOT / "node_modules"
-CACHE = ROOT / ".cache"
-DIST = ROOT / "dist"
+sys.path.insert(0, str(ROOT / "pyodide_src"))
 
-sys.path.insert(0, str(ENGINE_SRC))
-
-SITE = {
-    "name": "ViT positional embeddings, explained",
-    "lang": "en",
-}
+SITE = {"name": "ViT positional embeddings, explained", "lang": "en"}
 # The five Pyodide core files the page loads, and nothing else from the package.
-PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm",
-                 "python_stdlib.zip", "pyodide-lock.json")
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 PLOTLY_PACKAGE = "plotly.js-cartesian-dist-min"
 PLOTLY_FILE = "plotly-cartesian.min.js"
-# Largest image side the page offers; the source photograph is prepared at this size.
+# The source photograph is prepared at the largest image size the stepper offers.
 SOURCE_IMAGE_SIZE = 384
 CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
        "connect-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
        "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'")
+# The file that marks a folder as this build's output: only such a folder (or an empty
+# one) is ever replaced.
+STAMP = ".pe-site-build"
+
+
+@dataclasses.dataclass(frozen=True)
+class Folders:
+    """Where the build reads and writes. Passed to every stage, so tests can build in-process."""
+    content: Path = ROOT / "content"
+    out: Path = ROOT / "dist"
+    cache: Path = ROOT / ".cache"
+    templates: Path = ROOT / "site_templates"
+    engine: Path = ROOT / "pyodide_src"
+    node_modules: Path = ROOT / "node_modules"
+
+    @property
+    def static(self) -> Path:
+        return self.templates / "static"
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """What the build reads and must never write into."""
+        return (self.content, self.templates, self.engine, ROOT)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Content is bounded: each limit is checked before parsing (README: "Content limits").
+    Parsing itself also runs under a deadline and a memory cap, for whatever slips through."""
+    file_bytes: int = 512 * 1024
+    line_chars: int = 5_000
+    nesting: int = 12                 # list, quote and indentation levels
+    brackets_per_block: int = 400     # '[' in one paragraph (Python-Markdown is quadratic in them)
+    emphasis_run: int = 32            # '*' or '_' in a row
+    front_matter_bytes: int = 16 * 1024
+    image_bytes: int = 20 * 1024 * 1024
+    image_pixels: int = 40_000_000
+    parse_seconds: float = 20.0
+    parse_memory: int = 1 << 30
+
+
+LIMITS = Limits()
 
 
 # --------------------------------------------------------------------------- errors
@@ -97,8 +135,17 @@ class BuildFailed(Exception):
 def display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(ROOT))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):
         return str(path)
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """repr() cut to a readable length (values in messages come from authors' files)."""
+    return clip(repr(value), limit)
+
+
+def clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --------------------------------------------------------------------------- stage 1: read
@@ -113,21 +160,66 @@ class Source:
         return self.path.stem
 
 
-def read_sources(content_dir: Path | None = None) -> list[Source]:
-    """Every content/*.md, except partials whose name starts with an underscore."""
-    content_dir = content_dir or CONTENT
-    sources = []
-    for path in sorted(content_dir.glob("*.md")):
+def read_content_file(path: Path, folders: Folders, limit: int) -> bytes:
+    """The bytes of a regular file inside content/, at most ``limit`` of them.
+
+    A symlink may point anywhere inside content/; devices, pipes, folders and anything
+    outside are refused. The file is opened non-blocking, so a FIFO cannot hang the build.
+    """
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise ContentError(path, 1, "the file cannot be read: it is missing, or a link that goes nowhere")
+    if not real.is_relative_to(folders.content.resolve()):
+        raise ContentError(path, 1, "the file is a link to a file outside content/")
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ContentError(path, 1, f"the file cannot be read ({exc.strerror})")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ContentError(path, 1, "the file is not a regular file (it is a folder, device or pipe)")
+        if info.st_size > limit:
+            raise ContentError(path, 1, f"the file is {info.st_size // 1024} KB; the limit is {limit // 1024} KB")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ContentError(path, 1, f"the file is over {limit // 1024} KB; the limit is {limit // 1024} KB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.md")
+
+
+def read_sources(folders: Folders, limits: Limits = LIMITS) -> tuple[list[Source], list[ContentError]]:
+    """Every content/*.md except partials (a leading underscore), and the errors in reading them."""
+    sources, errors = [], []
+    for path in sorted(folders.content.glob("*.md")):
         if path.name.startswith("_"):
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise BuildFailed([ContentError(path, 1, f"file is not valid UTF-8 ({exc.reason})")])
-        sources.append(Source(path, text.replace("\r\n", "\n")))
-    if not sources:
-        raise BuildFailed(message=f"no markdown files in {display_path(content_dir)}")
-    return sources
+            if not PAGE_NAME.fullmatch(path.name):
+                raise ContentError(path, 1, "page file names may use only letters, digits, '-', '_' and '.'")
+            data = read_content_file(path, folders, limits.file_bytes)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = data[:exc.start].count(b"\n") + 1
+                raise ContentError(path, line, f"file is not valid UTF-8 ({exc.reason} at byte {exc.start})")
+            sources.append(Source(path, text.replace("\r\n", "\n").replace("\r", "\n")))
+        except ContentError as err:
+            errors.append(err)
+    if not sources and not errors:
+        errors.append(ContentError(folders.content, 1, f"no markdown files in {display_path(folders.content)}"))
+    return sources, errors
 
 
 # --------------------------------------------------------------------------- stage 2: parse
@@ -143,15 +235,28 @@ FRONT_MATTER_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
 
 
 @dataclasses.dataclass
+class Directive:
+    name: str
+    options: dict[str, Any]
+    line: int
+    path: Path
+    index: int = 0  # nth directive of this name on the page, for element ids
+    view: dict | None = None  # computed by compute_views
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{self.index}"
+
+
+@dataclasses.dataclass
 class Page:
     source: Source
     meta: dict[str, Any]
     body_html: str = ""
     toc_html: str = ""
-    anchors: set[str] = dataclasses.field(default_factory=set)
-    links: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (line, target)
-    images: list[tuple[int, str]] = dataclasses.field(default_factory=list)
-    components: list["Directive"] = dataclasses.field(default_factory=list)
+    anchors: dict[str, int] = dataclasses.field(default_factory=dict)  # id -> line
+    urls: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line, "link"|"image", url)
+    components: list[Directive] = dataclasses.field(default_factory=list)
     # What each placeholder in body_html stands for: MathML text, or a Directive to render.
     stash: list[Any] = dataclasses.field(default_factory=list)
 
@@ -163,8 +268,22 @@ class Page:
     def output_name(self) -> str:
         return "index.html" if self.is_index else f"{self.source.slug}.html"
 
+    def line_of(self, pattern: str) -> int:
+        return next((n for n, text in enumerate(self.source.text.split("\n"), 1) if re.match(pattern, text)), 1)
 
-def parse_front_matter(source: Source) -> tuple[dict[str, Any], int, list[ContentError]]:
+
+def yaml_load(text: str, first_line: int) -> Any:
+    """safe_load, refusing anchors and aliases (a few hundred bytes of them expand to gigabytes)."""
+    import yaml
+
+    for token in yaml.scan(text):
+        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            raise ContentError("", first_line + token.start_mark.line,
+                               "YAML anchors and aliases (&name, *name) are not allowed here")
+    return yaml.safe_load(text)
+
+
+def parse_front_matter(source: Source, limits: Limits = LIMITS) -> tuple[dict[str, Any], int, list[ContentError]]:
     """Split YAML front matter off. Returns (meta, first body line index, errors)."""
     import yaml
 
@@ -172,40 +291,46 @@ def parse_front_matter(source: Source) -> tuple[dict[str, Any], int, list[Conten
     errors: list[ContentError] = []
     if not lines or lines[0].lstrip("\ufeff").strip() != "---":  # editors may save a BOM
         return {}, 0, [ContentError(source.path, 1, "missing front matter: the file must start with a '---' line")]
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
-    except StopIteration:
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
         return {}, 0, [ContentError(source.path, 1, "front matter is not closed: add a '---' line after it")]
     block = "\n".join(lines[1:end])
+    if len(block.encode()) > limits.front_matter_bytes:
+        return {}, end + 1, [ContentError(source.path, 2, f"front matter is over {limits.front_matter_bytes // 1024} KB")]
     try:
+        meta = yaml_load(block, 2) or {}
         node = yaml.compose(block)
-        meta = yaml.safe_load(block) or {}
+    except ContentError as exc:
+        return {}, end + 1, [ContentError(source.path, exc.line, exc.message)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = 2 + (mark.line if mark else 0)
         problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
-        return {}, end + 1, [ContentError(source.path, line, f"front matter is not valid YAML: {problem}")]
+        return {}, end + 1, [ContentError(source.path, line, f"front matter is not valid YAML: {short(problem, 120)}")]
     except ValueError as exc:  # a well-formed but impossible value, e.g. date: 2026-13-45
-        line = next((v.start_mark.line + 2 for _, v in getattr(node, "value", [])
+        line = next((v.start_mark.line + 2 for _, v in getattr(yaml.compose(block), "value", [])
                      if _yaml_value_error(v)), 2)
         return {}, end + 1, [ContentError(source.path, line, f"front matter has an invalid value: {exc}")]
     if not isinstance(meta, dict):
         return {}, end + 1, [ContentError(source.path, 2, "front matter must be a mapping of 'field: value' lines")]
     key_lines = {}
-    if node is not None and hasattr(node, "value") and isinstance(node.value, list):
+    if node is not None and isinstance(getattr(node, "value", None), list):
         for key_node, _ in node.value:
             key_lines[str(key_node.value)] = key_node.start_mark.line + 2
     for key, value in meta.items():
         line = key_lines.get(str(key), 2)
         if key not in FRONT_MATTER_FIELDS:
             allowed = ", ".join(FRONT_MATTER_FIELDS)
-            errors.append(ContentError(source.path, line, f"unknown front-matter field '{key}' (allowed: {allowed})"))
+            errors.append(ContentError(source.path, line, f"unknown front-matter field {short(key)} (allowed: {allowed})"))
             continue
         types, _ = FRONT_MATTER_FIELDS[key]
-        if not isinstance(value, types) or (types is str and not str(value).strip()):
+        ok = isinstance(value, types) and not (types is str and not str(value).strip())
+        if key == "authors" and ok:
+            ok = all(isinstance(a, str) and a.strip() for a in value)
+        if not ok:
             want = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
             errors.append(ContentError(source.path, line,
-                                       f"front-matter field '{key}' must be a non-empty {want}, got {value!r}"))
+                                       f"front-matter field '{key}' must be a non-empty {want}, got {short(value)}"))
     for key, (_, required) in FRONT_MATTER_FIELDS.items():
         if required and key not in meta:
             errors.append(ContentError(source.path, 1, f"front matter is missing the required field '{key}'"))
@@ -227,146 +352,118 @@ def _yaml_value_error(node) -> bool:
     return False
 
 
+# ---- limits, checked before anything is parsed
+
+FENCE_RE = re.compile(r"^\s*(```+|~~~+)")
+NESTING_PREFIX = re.compile(r"\s{0,3}(?:>|[-*+](?=\s)|\d{1,9}[.)](?=\s))\s?")
+
+
+def check_limits(source: Source, limits: Limits) -> list[ContentError]:
+    """Lines, nesting, link brackets and emphasis runs within Limits (README: "Content limits")."""
+    errors = []
+    brackets, block_start = 0, 0
+    fence = None
+    for n, line in enumerate(source.text.split("\n"), 1):
+        if len(line) > limits.line_chars:
+            errors.append(ContentError(source.path, n, f"line is {len(line)} characters long; the limit is "
+                                                       f"{limits.line_chars} (break it up)"))
+            continue
+        m = FENCE_RE.match(line)
+        if fence or m:
+            if m and (fence is None or (m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence))):
+                fence = None if fence else m.group(1)
+            continue
+        depth, rest = 0, line.expandtabs(4)
+        indent = len(rest) - len(rest.lstrip(" "))
+        depth += indent // 4
+        rest = rest.lstrip(" ")
+        while (p := NESTING_PREFIX.match(rest)) and p.end() > 0:
+            depth += 1
+            rest = rest[p.end():]
+        if depth > limits.nesting:
+            errors.append(ContentError(source.path, n, f"lists, quotes or indentation nest {depth} levels deep; "
+                                                       f"the limit is {limits.nesting}"))
+        run = max((len(r) for r in re.findall(r"[*_]{2,}", line)), default=0)
+        if run > limits.emphasis_run:
+            errors.append(ContentError(source.path, n, f"{run} '*' or '_' in a row; the limit is {limits.emphasis_run}"))
+        if not line.strip():
+            brackets, block_start = 0, n + 1
+        else:
+            before = brackets
+            brackets += line.count("[")
+            if before <= limits.brackets_per_block < brackets:
+                errors.append(ContentError(source.path, n, f"this paragraph (from line {block_start}) has more than "
+                                                           f"{limits.brackets_per_block} '[' characters"))
+    return errors
+
+
 # ---- component directives:  ::: name / key: value lines / :::
 
-@dataclasses.dataclass
-class Option:
-    kind: type
-    default: Any
-    choices: tuple | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    help: str = ""
-
-
-@dataclasses.dataclass
-class Directive:
-    name: str
-    options: dict[str, Any]
-    line: int
-    path: Path
-    index: int = 0  # nth directive on the page, for element ids
-
-
-STRATEGIES = ("learned", "sinusoidal", "sincos2d", "learned2d")
-STEPS = ("input", "patch", "project", "flatten", "addpos")
-COMPONENT_OPTIONS: dict[str, dict[str, Option]] = {
-    "vit-stepper": {
-        "image": Option(str, "images/astronaut.png", help="photograph in content/, PNG or JPEG"),
-        "image_size": Option(int, 64, minimum=8, maximum=SOURCE_IMAGE_SIZE, help="side of the square input, px"),
-        "patch": Option(int, 16, minimum=2, maximum=64, help="patch side P, px; must divide image_size"),
-        "dim": Option(int, 8, minimum=4, maximum=64, help="embedding width D, a multiple of 4"),
-        "strategy": Option(str, "learned", choices=STRATEGIES),
-        "step": Option(str, "input", choices=STEPS),
-        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
-    },
-    "resolution-change": {
-        "from_grid": Option(int, 4, minimum=2, maximum=16),
-        "to_grid": Option(int, 6, minimum=2, maximum=24),
-        "method": Option(str, "timm", choices=("timm", "deit", "jax")),
-        "dim": Option(int, 8, minimum=4, maximum=64),
-        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
-    },
-    "permutation-demo": {
-        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
-    },
-    "relative-bias": {
-        "window": Option(int, 3, minimum=2, maximum=8),
-        "seed": Option(int, 0, minimum=0, maximum=2**31 - 1),
-    },
-    "rope-shift": {
-        "grid": Option(int, 4, minimum=2, maximum=8),
-        "dim": Option(int, 8, minimum=4, maximum=64),
-        "base": Option(float, 100.0, minimum=1.0, maximum=1e6),
-    },
-}
+DIRECTIVE_OPEN = re.compile(r"^:::\s*([A-Za-z][\w-]*)?\s*$")
 
 
 def parse_directive(path: Path, start: int, name: str, body: list[str]) -> tuple[Directive | None, list[ContentError]]:
-    """Validate one directive; ``start`` is the 1-based line of its opening fence."""
+    """Read and validate one directive with its declaration in pe_engine.components;
+    ``start`` is the 1-based line of its opening fence."""
     import yaml
+    from pe_engine import components
 
+    try:
+        component = components.get(name)
+    except ValueError:
+        known = ", ".join(components.COMPONENTS)
+        return None, [ContentError(path, start, f"unknown component {short(name)} (known: {known})")]
     errors: list[ContentError] = []
-    schema = COMPONENT_OPTIONS.get(name)
-    if schema is None:
-        known = ", ".join(COMPONENT_OPTIONS)
-        return None, [ContentError(path, start, f"unknown component '{name}' (known: {known})")]
-    options = {key: opt.default for key, opt in schema.items()}
+    values, lines = component.defaults(), {}
+    names = [o.name for o in component.options]
     for offset, raw in enumerate(body, start=1):
         line_no = start + offset
         if not raw.strip() or raw.strip().startswith("#"):
             continue
         if ":" not in raw:
-            errors.append(ContentError(path, line_no, f"expected 'option: value' in component '{name}', got {raw.strip()!r}"))
+            errors.append(ContentError(path, line_no, f"expected 'option: value' in component '{name}', got {short(raw.strip())}"))
             continue
         key, _, value_text = raw.partition(":")
         key = key.strip()
-        if key not in schema:
-            errors.append(ContentError(path, line_no,
-                                       f"unknown option '{key}' for component '{name}' (allowed: {', '.join(schema)})"))
+        if key not in names:
+            errors.append(ContentError(path, line_no, f"unknown option {short(key)} for component '{name}' "
+                                                      f"(allowed: {', '.join(names)})"))
             continue
         try:
-            value = yaml.safe_load(value_text) if value_text.strip() else None
+            value = yaml_load(value_text, line_no) if value_text.strip() else None
+        except ContentError as exc:
+            errors.append(ContentError(path, line_no, exc.message))
+            continue
         except (yaml.YAMLError, ValueError):  # ValueError: e.g. an impossible date
             errors.append(ContentError(path, line_no, f"option '{key}' has a value that is not valid YAML"))
             continue
-        opt = schema[key]
-        if opt.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        if component.option(key).kind == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, opt.kind) or isinstance(value, bool) != (opt.kind is bool):
-            errors.append(ContentError(path, line_no,
-                                       f"option '{key}' of '{name}' must be {opt.kind.__name__}, got {value!r}"))
-            continue
-        if opt.choices and value not in opt.choices:
-            errors.append(ContentError(path, line_no,
-                                       f"option '{key}' of '{name}' must be one of {', '.join(opt.choices)}; got {value!r}"))
-            continue
-        if opt.minimum is not None and not (opt.minimum <= value <= opt.maximum):
-            errors.append(ContentError(path, line_no,
-                                       f"option '{key}' of '{name}' must be between {opt.minimum:g} and {opt.maximum:g}, got {value!r}"))
-            continue
-        options[key] = value
-    if not errors:
-        errors += validate_component(path, start, name, options)
-    return (None if errors else Directive(name, options, start, path)), errors
-
-
-def validate_component(path: Path, line: int, name: str, o: dict[str, Any]) -> list[ContentError]:
-    """Rules that tie several options together."""
-    errors = []
-    if name == "vit-stepper":
-        if o["image_size"] % o["patch"]:
-            errors.append(ContentError(path, line, f"patch {o['patch']} does not divide image_size {o['image_size']}"))
-        if o["dim"] % 4:
-            errors.append(ContentError(path, line, f"dim must be a multiple of 4 (2D sin-cos splits it in four), got {o['dim']}"))
-        image = (CONTENT / o["image"]).resolve()
-        if not image.is_relative_to(CONTENT.resolve()) or not image.is_file():
-            errors.append(ContentError(path, line, f"image '{o['image']}' not found in content/"))
-        elif image.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-            errors.append(ContentError(path, line, f"image '{o['image']}' must be a PNG or JPEG"))
-        else:
-            from PIL import Image
-
-            try:
-                with Image.open(image) as im:
-                    im.verify()
-            except Exception:  # PIL raises several types for unreadable files
-                errors.append(ContentError(path, line, f"image '{o['image']}' is not a readable PNG or JPEG file"))
-    if name in ("rope-shift", "resolution-change") and o["dim"] % 4:
-        errors.append(ContentError(path, line, f"dim must be a multiple of 4, got {o['dim']}"))
-    return errors
+        values[key], lines[key] = value, line_no
+    problems = component.problems(values)
+    if errors:  # a line that could not be read: only the options' own problems, not the rules
+        problems = [(option, message) for option, message in problems if option]
+    errors += [ContentError(path, lines.get(option, start), message) for option, message in problems]
+    return (None if errors else Directive(name, values, start, path)), sorted(errors, key=lambda e: e.line)
 
 
 # ---- math: $inline$ and $$display$$ rendered to MathML at build time
 
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)((?:\\.|[^$\\\n])+?)(?<!\s)\$(?!\$)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+NUMERIC_REF = re.compile(r"&#x([0-9A-Fa-f]+);|&#(\d+);")
 
 
 @functools.lru_cache(maxsize=4096)  # a preview rebuild converts every unchanged formula again
 def latex_to_mathml(latex: str, display: bool) -> str:
-    """Convert LaTeX with latex2mathml; raises ValueError with a readable reason."""
-    from latex2mathml.converter import convert
+    """Convert LaTeX with latex2mathml; raises ValueError with a readable reason.
+
+    latex2mathml's own serialiser unescapes its output, so '<' in \\text{} would become
+    markup: the tree is serialised here instead, with every text node escaped.
+    """
+    from xml.etree import ElementTree
+
+    from latex2mathml.converter import convert_to_element
 
     groups = re.sub(r"\\[{}]", "", latex)  # \{ and \} are literal braces
     if groups.count("{") != groups.count("}"):
@@ -374,36 +471,34 @@ def latex_to_mathml(latex: str, display: bool) -> str:
     if re.search(r"\\(begin|end)\{", latex):
         raise ValueError("environments (\\begin...\\end) are not supported; use one $$ block per line")
     try:
-        mathml = convert(latex, display="block" if display else "inline")
+        tree = convert_to_element(latex, display="block" if display else "inline")
     except Exception as exc:  # latex2mathml raises many exception types
         raise ValueError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
-    unknown = re.findall(r"<mi>\\([A-Za-z]+)</mi>|<mtext>\\([A-Za-z]+)</mtext>", mathml)
-    if unknown:
-        raise ValueError("unknown command \\" + next(a or b for a, b in unknown))
+    decode = lambda text: NUMERIC_REF.sub(lambda m: chr(int(m.group(1), 16) if m.group(1) else int(m.group(2))), text)
+    for node in tree.iter():
+        if node.tag in ("mi", "mtext") and node.text and re.fullmatch(r"\\[A-Za-z]+", node.text):
+            raise ValueError("unknown command " + node.text)
+        node.text = decode(node.text) if node.text else node.text
+        node.tail = decode(node.tail) if node.tail else node.tail
+        node.attrib = {k: decode(v) for k, v in node.attrib.items()}
+    mathml = ElementTree.tostring(tree, encoding="unicode", short_empty_elements=False)
     # A wide formula scrolls inside its own box instead of widening a phone's page.
     return f'<div class="math-display">{mathml}</div>' if display else mathml
 
 
-# ---- the line pass: directives, math and placeholders, with exact line numbers
+# ---- the line pass: directives and math become placeholders, with exact line numbers
 
 # Private-use characters: Markdown leaves them alone (it strips \x02/\x03, its own markers).
 PLACEHOLDER = "\ue000{}\ue001"
 PLACEHOLDER_RE = re.compile("\ue000(\\d+)\ue001")
-FENCE_RE = re.compile(r"^\s*(```+|~~~+)")
-DIRECTIVE_OPEN = re.compile(r"^:::\s*([A-Za-z][\w-]*)?\s*$")
-LINK_RE = re.compile(r"(!?)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
-def preprocess(source: Source, first_line: int, errors: list[ContentError]):
-    """Replace directives and math by placeholders; collect links and images with their lines.
-
-    Returns (markdown text, stash of HTML fragments or Directives, links, images).
-    """
+def preprocess(source: Source, first_line: int, errors: list[ContentError]) -> tuple[str, list[Any]]:
+    """Replace directives and math by placeholders. Returns (markdown text, stash of HTML
+    fragments or Directives)."""
     lines = source.text.split("\n")
     out: list[str] = [""] * first_line  # keep line numbers aligned with the file
     stash: list[Any] = []
-    links: list[tuple[int, str]] = []
-    images: list[tuple[int, str]] = []
     fence: str | None = None
     i = first_line
     while i < len(lines):
@@ -431,7 +526,7 @@ def preprocess(source: Source, first_line: int, errors: list[ContentError]):
             end = next((j for j in range(i + 1, len(lines))
                         if lines[j].strip() == ":::" or DIRECTIVE_OPEN.match(lines[j])), None)
             if end is None or lines[end].strip() != ":::":  # reached the next directive's opening
-                errors.append(ContentError(source.path, line_no, f"component '{d.group(1)}' is not closed: add a ':::' line"))
+                errors.append(ContentError(source.path, line_no, f"component {short(d.group(1))} is not closed: add a ':::' line"))
                 break
             directive, errs = parse_directive(source.path, line_no, d.group(1), lines[i + 1:end])
             errors.extend(errs)
@@ -459,7 +554,7 @@ def preprocess(source: Source, first_line: int, errors: list[ContentError]):
                 stash.append(latex_to_mathml(latex, display=True))
                 out.append(indent + PLACEHOLDER.format(len(stash) - 1))
             except ValueError as exc:
-                errors.append(ContentError(source.path, line_no, f"math: {exc} in $${latex}$$"))
+                errors.append(ContentError(source.path, line_no, f"math: {exc} in $${clip(latex, 200)}$$"))
                 out.append("")
             out.extend([""] * (end - i))
             i = end + 1
@@ -478,109 +573,450 @@ def preprocess(source: Source, first_line: int, errors: list[ContentError]):
             try:
                 stash.append(latex_to_mathml(latex, display=False))
             except ValueError as exc:
-                errors.append(ContentError(source.path, line_no, f"math: {exc} in ${latex}$"))
+                errors.append(ContentError(source.path, line_no, f"math: {exc} in ${clip(latex, 200)}$"))
                 return ""
             return PLACEHOLDER.format(len(stash) - 1)
 
         converted = INLINE_MATH.sub(inline_math, protected)
         if re.search(r"(?<![\\$])\$(?!\$)", converted):
             errors.append(ContentError(source.path, line_no, "math: unmatched '$' (write \\$ for a literal dollar sign)"))
-        for lm in LINK_RE.finditer(converted):
-            (images if lm.group(1) else links).append((line_no, lm.group(2)))
         converted = re.sub("\x04(\\d+)\x04", lambda mm: code_spans[int(mm.group(1))], converted)
         out.append(converted.replace("\\$", "&#36;"))
         i += 1
-    return "\n".join(out), stash, links, images
+    return "\n".join(out), stash
 
 
-def markdown_renderer():
+# ---- Markdown, and the raw-HTML policy
+
+MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "attr_list", "footnotes", "toc", "admonition",
+                       "pymdownx.details", "sane_lists", "md_in_html"]
+
+# What the HTML of a page may contain: Python-Markdown's own output, and this small safe
+# subset for authors' raw HTML. Enforced by nh3 (the Ammonia sanitiser) on every page, and
+# reported by check_html as path:line errors.
+HTML_POLICY = {
+    "tags": {"a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd", "del",
+             "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6",
+             "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span",
+             "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+             "var", "wbr"},
+    "attributes": {"*": {"id", "class", "title", "lang", "dir"}, "a": {"href"}, "img": {"src", "alt", "width", "height"},
+                   "td": {"style", "align", "colspan", "rowspan"}, "th": {"style", "align", "colspan", "rowspan", "scope"},
+                   "ol": {"start", "type"}, "li": {"value"}, "details": {"open"}},
+    "style_properties": {"text-align"},
+    "url_schemes": {"http", "https", "mailto"},
+}
+URL_ATTRIBUTES = {("a", "href"), ("img", "src")}
+
+
+def sanitize(body: str) -> str:
+    import nh3
+
+    return nh3.clean(body, tags=HTML_POLICY["tags"], attributes=HTML_POLICY["attributes"],
+                     url_schemes=HTML_POLICY["url_schemes"], filter_style_properties=HTML_POLICY["style_properties"],
+                     link_rel=None, strip_comments=True)
+
+
+class _HtmlScan(HTMLParser):
+    """Tags, attributes and URLs of a page's HTML, in document order."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.problems: list[tuple[str, str]] = []  # (needle to find in the source, message)
+        self.urls: list[tuple[str, str]] = []  # ("link"|"image", url)
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in HTML_POLICY["tags"]:
+            self.problems.append((f"<{tag}", f"raw HTML <{tag}> is not allowed (see 'Raw HTML' in the README)"))
+            return
+        allowed = HTML_POLICY["attributes"]["*"] | HTML_POLICY["attributes"].get(tag, set())
+        for name, value in attrs:
+            value = value or ""
+            if name not in allowed:
+                self.problems.append((name, f"attribute '{name}' on <{tag}> is not allowed"))
+            elif (tag, name) in URL_ATTRIBUTES:
+                scheme = re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*):", value)
+                if scheme and scheme.group(1).lower() not in HTML_POLICY["url_schemes"]:
+                    self.problems.append((value[:40], f"a {scheme.group(1)}: URL is not allowed"))
+                else:
+                    self.urls.append(("image" if tag == "img" else "link", value))
+            elif name == "id":
+                self.ids.append(value)
+
+    handle_startendtag = handle_starttag
+
+
+def convert_markdown(text: str) -> tuple[str, str]:
+    """Python-Markdown -> (body HTML, table of contents HTML)."""
     import markdown
 
-    return markdown.Markdown(
-        extensions=["tables", "fenced_code", "attr_list", "footnotes", "toc", "admonition",
-                    "pymdownx.details", "sane_lists", "md_in_html"],
+    md = markdown.Markdown(
+        extensions=MARKDOWN_EXTENSIONS,
         extension_configs={
             "toc": {"permalink": "#", "permalink_title": "Link to this section", "toc_depth": "2-3"},
             "footnotes": {"BACKLINK_TITLE": "Back to reference %d"},
         },
         output_format="html",
     )
-
-
-def parse_page(source: Source) -> tuple[Page, list[ContentError]]:
-    """Front matter + directives + math + Markdown -> Page (components not yet rendered)."""
-    meta, first_line, errors = parse_front_matter(source)
-    text, stash, links, images = preprocess(source, first_line, errors)
-    md = markdown_renderer()
     body = md.convert(text)
-    page = Page(source, meta, body_html=body, toc_html=md.toc, links=links, images=images, stash=stash,
-                anchors=set(re.findall(r'\sid="([^"]+)"', body)))
+    return body, md.toc
+
+
+def run_bounded(fn: Callable, *args, seconds: float, memory: int):
+    """fn(*args) in a forked child with a deadline and a memory cap; raises TimeoutError or
+    MemoryError (or what fn raised). Where fork is missing, it just calls fn."""
+    if not hasattr(os, "fork"):
+        return fn(*args)
+    import resource
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send the pickled answer, exit without cleanup
+        status = 0
+        try:
+            os.close(read_end)
+            with open(f"/proc/{os.getpid()}/statm") as fh:
+                mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            resource.setrlimit(resource.RLIMIT_AS, (mapped + memory, mapped + memory))
+            try:
+                answer = ("ok", fn(*args))
+            except BaseException as exc:  # sent to the parent, which decides
+                answer = ("error", (type(exc).__name__, str(exc)[:500]))
+            data = pickle.dumps(answer)
+            with os.fdopen(write_end, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    chunks, deadline = [], time.monotonic() + seconds
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                raise TimeoutError(f"took longer than {seconds:g} s")
+            chunk = os.read(read_end, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    if not chunks:
+        raise MemoryError("ran out of memory")
+    kind, value = pickle.loads(b"".join(chunks))
+    if kind == "error":
+        name, message = value
+        raise (MemoryError if name == "MemoryError" else RecursionError if name == "RecursionError"
+               else RuntimeError)(f"{name}: {message}")
+    return value
+
+
+def find_line(lines: list[str], needle: str, start: int = 0) -> int:
+    """The 1-based line of the first line at or after ``start`` that contains ``needle`` (1 if none)."""
+    for variant in (needle, html.escape(needle, quote=False), html.escape(needle)):
+        for n in range(start, len(lines)):
+            if variant and variant in lines[n]:
+                return n + 1
+    return 1
+
+
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*(?:\{([^}]*)\})?\s*#*\s*$")
+
+
+def anchor_line(lines: list[str], anchor: str, start: int) -> int:
+    """The line of the heading (or element) whose id is ``anchor``."""
+    from markdown.extensions.toc import slugify
+
+    for n in range(start, len(lines)):
+        m = HEADING.match(lines[n])
+        if m and (f"#{anchor}" in (m.group(2) or "").split() or
+                  not m.group(2) and slugify(re.sub(r"[*_`]", "", m.group(1)), "-") == anchor):
+            return n + 1
+    return find_line(lines, f"#{anchor}", start) if find_line(lines, f"#{anchor}", start) > 1 else find_line(lines, anchor, start)
+
+
+def parse_page(source: Source, limits: Limits = LIMITS) -> tuple[Page, list[ContentError]]:
+    """Front matter + directives + math + Markdown -> Page (components not yet computed)."""
+    errors = check_limits(source, limits)
+    if errors:
+        return Page(source, {}), errors
+    meta, first_line, errors = parse_front_matter(source, limits)
+    text, stash = preprocess(source, first_line, errors)
+    try:
+        body, toc = run_bounded(convert_markdown, text, seconds=limits.parse_seconds, memory=limits.parse_memory)
+    except (TimeoutError, MemoryError, RecursionError, RuntimeError) as exc:
+        reason = {TimeoutError: f"it took longer than {limits.parse_seconds:g} s",
+                  MemoryError: f"it needed more than {limits.parse_memory >> 20} MB",
+                  RecursionError: "it nests too deeply"}.get(type(exc), f"Markdown failed ({short(str(exc), 120)})")
+        return Page(source, meta), errors + [ContentError(source.path, 1, f"this page could not be converted: {reason}")]
+    page = Page(source, meta, toc_html=toc, stash=stash)
+    lines = source.text.split("\n")
+    scan = _HtmlScan()
+    scan.feed(body)
+    scan.close()
+    for needle, message in scan.problems:
+        errors.append(ContentError(source.path, find_line(lines, needle, first_line), message))
+    for kind, url in scan.urls:
+        page.urls.append((find_line(lines, url, first_line), kind, url))
+    page.body_html = sanitize(body)
+    page.anchors = {anchor: anchor_line(lines, anchor, first_line) for anchor in scan.ids}
+    counts: dict[str, int] = {}
     for item in stash:
         if isinstance(item, Directive):
-            item.index = len(page.components)
+            item.index = counts.get(item.name, 0)
+            counts[item.name] = item.index + 1
             page.components.append(item)
     return page, errors
 
 
 # --------------------------------------------------------------------------- stage 3: cross-page checks
 
-def check_site(pages: list[Page]) -> list[ContentError]:
+EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:|^//", re.I)
+# Ids the page template itself uses: a heading may not take them.
+RESERVED_IDS = {"main", "page-data", "runtime-data", "contents"}
+
+
+def reserved_id(anchor: str) -> bool:
+    from pe_engine import components
+
+    return anchor in RESERVED_IDS or any(re.match(rf"{re.escape(n)}-\d+(-|$)", anchor) for n in components.COMPONENTS)
+
+
+def content_path(target: str, folders: Folders) -> Path | None:
+    """The file in content/ a relative URL names, or None if it leaves content/."""
+    from urllib.parse import unquote
+
+    local = unquote(target.partition("#")[0].partition("?")[0]).removeprefix("./")
+    if not local or local.startswith("/") or "\\" in local:
+        return None
+    path = folders.content / local
+    try:
+        if not path.resolve().is_relative_to(folders.content.resolve()):
+            return None
+    except (OSError, RuntimeError):
+        return None
+    return path
+
+
+def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS) -> list[ContentError]:
+    from pe_engine import components
+
     errors: list[ContentError] = []
     by_name = {p.source.path.name: p for p in pages}
-    indexes = [p for p in pages if p.meta.get("index") is True]  # a non-bool is reported by parse_front_matter
-    if len(indexes) != 1:
+    indexes = [p for p in pages if p.meta.get("index") is True]
+    if len(indexes) != 1 and pages:
         where = indexes[1] if len(indexes) > 1 else pages[0]
         names = ", ".join(p.source.path.name for p in indexes) or "none"
-        line = next((n for n, text in enumerate(where.source.text.split("\n"), 1)
-                     if re.match(r"index\s*:", text)), 1) if indexes else 1
-        errors.append(ContentError(where.source.path, line,
+        errors.append(ContentError(where.source.path, where.line_of(r"index\s*:") if indexes else 1,
                                    f"exactly one page must set 'index: true' in its front matter (found: {names})"))
+    outputs: dict[str, Page] = {}
     for page in pages:
-        for line, target in page.links:
-            if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
+        other = outputs.setdefault(page.output_name, page)
+        if other is not page and not (page.is_index and other.is_index):  # two indexes: reported above
+            why = f"{other.source.path.name} (index: true, line {other.line_of(r'index:')})" if other.is_index \
+                else other.source.path.name
+            errors.append(ContentError(page.source.path, page.line_of(r"index\s*:") if page.is_index else 1,
+                                       f"this page and {why} would both be written to {page.output_name}"))
+    for page in pages:
+        for anchor, line in page.anchors.items():
+            if reserved_id(anchor):
+                errors.append(ContentError(page.source.path, line, f"the id '{anchor}' is used by the page itself; "
+                                                                   "give the heading another with {#another-id}"))
+        for line, kind, target in page.urls:
+            if EXTERNAL.match(target):
+                if kind == "image":
+                    errors.append(ContentError(page.source.path, line, f"image {short(target)} is on another host; put it "
+                                                                       "in content/images/ (the site loads nothing from outside)"))
                 continue  # external links are the reader's to follow
             file_part, _, anchor = target.partition("#")
             if not file_part:
-                target_page = page
-            elif file_part.endswith(".md"):
-                target_page = by_name.get(Path(file_part).name)
-                if target_page is None or "/" in file_part.strip("./"):
-                    errors.append(ContentError(page.source.path, line, f"link to '{file_part}': no such page in content/"))
-                    continue
-            else:
-                if not (CONTENT / file_part).resolve().is_file():
-                    errors.append(ContentError(page.source.path, line, f"link to '{file_part}': no such file in content/"))
+                if anchor and anchor not in page.anchors:
+                    errors.append(ContentError(page.source.path, line, f"link to '#{clip(anchor)}': no heading or "
+                                                                       f"element with that id in {page.source.path.name}"))
                 continue
-            if anchor and anchor not in target_page.anchors:
-                errors.append(ContentError(page.source.path, line,
-                                           f"link to '#{anchor}': no heading or element with that id in {target_page.source.path.name}"))
-        for line, target in page.images:
-            if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
-                errors.append(ContentError(page.source.path, line,
-                                           f"image '{target}' is on another host; put it in content/images/ (the site loads nothing from outside)"))
-            elif not (CONTENT / target).resolve().is_relative_to(CONTENT.resolve()):
-                errors.append(ContentError(page.source.path, line, f"image '{target}' is outside content/"))
-            elif not (CONTENT / target).resolve().is_file():
-                errors.append(ContentError(page.source.path, line, f"image '{target}' not found in content/"))
-        # Rendering needs this too; checking it here lets `check` report it.
-        lines = page.source.text.split("\n")
-        for directive in page.components:
-            if directive.name == "permutation-demo" and not any(
-                    (m := DIRECTIVE_OPEN.match(text)) and m.group(1) == "vit-stepper"
-                    for text in lines[:directive.line - 1]):
-                errors.append(ContentError(page.source.path, directive.line,
-                                           "permutation-demo needs a vit-stepper earlier on the page (it shuffles its patches)"))
+            path = content_path(target, folders)
+            if path is None:
+                errors.append(ContentError(page.source.path, line, f"image {short(file_part)} is outside content/"
+                                           if kind == "image" else f"link to {short(file_part)}: it is outside content/"))
+                continue
+            if kind == "link" and path.suffix == ".md":
+                target_page = by_name.get(path.name)
+                if target_page is None or path.parent != folders.content:
+                    errors.append(ContentError(page.source.path, line, f"link to {short(file_part)}: no such page in content/"))
+                elif anchor and anchor not in target_page.anchors:
+                    errors.append(ContentError(page.source.path, line, f"link to '#{clip(anchor)}': no heading or "
+                                                                       f"element with that id in {target_page.source.path.name}"))
+                continue
+            if not path.exists():
+                errors.append(ContentError(page.source.path, line, f"image {short(file_part)} not found in content/"
+                                           if kind == "image" else f"link to {short(file_part)}: no such file in content/"))
+                continue
+            try:
+                read_content_file(path, folders, limits.image_bytes)
+                problem = image_problem(path, limits) if kind == "image" else None
+            except ContentError as exc:
+                problem = exc.message
+            if problem:
+                errors.append(ContentError(page.source.path, line, f"image {short(file_part)}: {problem}"
+                                           if kind == "image" else f"link to {short(file_part)}: {problem}"))
+        seen: set[str] = set()
+        for d in page.components:
+            component = components.get(d.name)
+            if component.needs and component.needs not in seen:
+                errors.append(ContentError(page.source.path, d.line, f"{d.name} needs a {component.needs} earlier on "
+                                                                     f"the page (it uses its patches)"))
+            seen.add(d.name)
+            for option in component.options:
+                if option.kind == "image":
+                    errors.extend(ContentError(page.source.path, d.line, f"image {short(d.options[option.name])} {p}")
+                                  for p in [image_option_problem(d.options[option.name], folders, limits)] if p)
     return errors
 
 
-def parse_pages(sources: list[Source], parse: Callable = None) -> tuple[list[Page], list[ContentError]]:
+def image_problem(path: Path, limits: Limits) -> str | None:
+    """Why an image file cannot be used (its header and its whole data are decoded), or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > limits.image_pixels:
+                return f"it is {im.width} × {im.height} pixels; the limit is {limits.image_pixels // 10**6} MP"
+            im.load()
+    except Exception:  # Pillow raises many types for damaged files
+        return "it is not a readable image file (damaged, or not an image)"
+    return None
+
+
+def image_option_problem(rel: str, folders: Folders, limits: Limits) -> str | None:
+    path = content_path(rel, folders)
+    if path is None:
+        return "is outside content/"
+    if not path.is_file():
+        return "not found in content/"
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        return "must be a PNG or JPEG"
+    try:
+        read_content_file(path, folders, limits.image_bytes)
+    except ContentError as exc:
+        return exc.message
+    problem = image_problem(path, limits)
+    return problem and "is not a readable PNG or JPEG file" if problem and "readable" in problem else problem
+
+
+def parse_pages(sources: list[Source], folders: Folders, parse: Callable | None = None) -> tuple[list[Page], list[ContentError]]:
     """Parse every page and run the cross-page checks: (pages, every error found)."""
     results = [(parse or parse_page)(source) for source in sources]
     pages = [page for page, _ in results]
-    return pages, [e for _, errs in results for e in errs] + check_site(pages)
+    return pages, [e for _, errs in results for e in errs] + check_site(pages, folders)
 
 
-# --------------------------------------------------------------------------- stage 4: assets
+# --------------------------------------------------------------------------- stage 4: the engine's views
+
+_MEMO: dict[tuple, Any] = {}
+
+
+def memo(fn: Callable, *args) -> Any:
+    """Engine results by arguments, so a preview rebuild after a prose edit recomputes nothing.
+    Cleared when pyodide_src/ changes (see Builder). Callers copy before they change a result."""
+    key = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), repr(args))
+    if key not in _MEMO:
+        _MEMO[key] = fn(*args)
+    return _MEMO[key]
+
+
+def prepare_image(rel: str, folders: Folders) -> Path:
+    """A content image as a square PNG of SOURCE_IMAGE_SIZE, without colour chunks (so the
+    browser's canvas reads back exactly the bytes Pillow wrote). Cached by content hash."""
+    from PIL import Image
+
+    src = folders.content / rel
+    digest = file_hash(src, extra=str(SOURCE_IMAGE_SIZE).encode())
+    out = folders.cache / "images" / f"{src.stem}-{digest}.png"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(src) as im:
+            im = im.convert("RGB")
+            side = min(im.size)
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            im = im.crop((left, top, left + side, top + side))
+            im = im.resize((SOURCE_IMAGE_SIZE, SOURCE_IMAGE_SIZE), Image.Resampling.LANCZOS)
+            tmp = out.with_suffix(f".{os.getpid()}.tmp")
+            im.save(tmp, format="PNG", optimize=True)
+        os.replace(tmp, out)
+    return out
+
+
+def image_pixels(path: Path) -> list[int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return list(im.convert("RGB").tobytes())
+
+
+class BuildInputs:
+    """views.Inputs for the build: the component's photograph, resized by the engine, with
+    every size asked for remembered (the page shows that model input as a PNG)."""
+
+    def __init__(self, image: Path | None, needed: dict | None):
+        self.image, self.needed, self.sizes = image, needed, []
+
+    def pixels(self, size: int) -> list[int]:
+        from pe_engine import views
+
+        if self.image is None:
+            raise ValueError("this component has no image")
+        self.sizes.append(size)
+        return memo(lambda path, s: views.model_input(image_pixels(path), SOURCE_IMAGE_SIZE, s), self.image, size)
+
+
+def directive_inputs(d: Directive, page: Page, folders: Folders) -> BuildInputs:
+    """What a directive's view reads: the options of the component it needs (the nearest
+    one before it), and a photograph: its own image option's, or that component's."""
+    from pe_engine import components
+
+    earlier = page.components[:page.components.index(d)]
+    needs = components.get(d.name).needs
+    needed = next((n for n in reversed(earlier) if n.name == needs), None) if needs else None
+    image = None
+    for owner in (d, needed):
+        option = owner and next((o.name for o in components.get(owner.name).options if o.kind == "image"), None)
+        if option:
+            image = prepare_image(owner.options[option], folders)
+            break
+    return BuildInputs(image, needed.options if needed else None)
+
+
+def compute_views(pages: list[Page], folders: Folders) -> list[ContentError]:
+    """Every directive's first view, from the engine. An engine error is a content error on
+    the directive's line."""
+    from pe_engine import components
+
+    errors = []
+    for page in pages:
+        for d in page.components:
+            inputs = directive_inputs(d, page, folders)
+            state = {"all_strategies": True} if any(o.name == "all_strategies" for o in components.get(d.name).state) else {}
+            try:
+                d.view = memo(_compute, d.name, inputs.image, inputs.needed, {**d.options, **state})
+            except (ValueError, ArithmeticError) as exc:
+                errors.append(ContentError(page.source.path, d.line, f"{d.name}: {exc}"))
+    return errors
+
+
+def _compute(name: str, image: Path | None, needed: dict | None, values: dict) -> dict:
+    from pe_engine import components
+
+    inputs = BuildInputs(image, needed)
+    view = components.get(name).compute(inputs, values)
+    view["_input_sizes"] = sorted(set(inputs.sizes))
+    return view
+
+
+# --------------------------------------------------------------------------- stage 5: assets
 
 def file_hash(*paths: Path, extra: bytes = b"") -> str:
     h = hashlib.sha256(extra)
@@ -596,64 +1032,57 @@ def file_hash(*paths: Path, extra: bytes = b"") -> str:
 class Assets:
     """Where each asset lives in the output, relative to the site root, plus files to write."""
     files: dict[str, Path | bytes] = dataclasses.field(default_factory=dict)
-    urls: dict[str, str] = dataclasses.field(default_factory=dict)
+    urls: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def package_version(name: str) -> str:
-    manifest = NODE_MODULES / name / "package.json"
+def package_version(folders: Folders, name: str) -> str:
+    manifest = folders.node_modules / name / "package.json"
     if not manifest.is_file():
         raise BuildFailed(message=f"{display_path(manifest)} is missing: run 'npm ci' (or 'make site')")
     return json.loads(manifest.read_text())["version"]
 
 
-def bundle_runtime(assets: Assets) -> None:
+def bundle_runtime(assets: Assets, folders: Folders) -> None:
     """Vendor the Pyodide core and the Plotly cartesian bundle under versioned folders."""
-    version = package_version("pyodide")
+    version = package_version(folders, "pyodide")
     for name in PYODIDE_FILES:
-        src = NODE_MODULES / "pyodide" / name
+        src = folders.node_modules / "pyodide" / name
         if not src.is_file():
             raise BuildFailed(message=f"{display_path(src)} is missing: run 'npm ci'")
         assets.files[f"vendor/pyodide-{version}/{name}"] = src
     assets.urls["pyodide_dir"] = f"vendor/pyodide-{version}/"
     assets.urls["pyodide_version"] = version
-    plotly_version = package_version(PLOTLY_PACKAGE)
-    src = NODE_MODULES / PLOTLY_PACKAGE / PLOTLY_FILE
-    assets.files[f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"] = src
+    plotly_version = package_version(folders, PLOTLY_PACKAGE)
+    assets.files[f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"] = folders.node_modules / PLOTLY_PACKAGE / PLOTLY_FILE
     assets.urls["plotly"] = f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"
-
-
-LIVERELOAD_SCRIPT = "js/livereload.js"
 
 
 IMPORT_RE = re.compile(r"""^\s*import\s+(?:[^"';]+?\s+from\s+)?["'](\.{1,2}/[^"']+)["']""", re.M)
 
 
-def module_graph(entry: str) -> list[str]:
-    """Every module main.js imports statically, so the page can preload them all at once
+def module_graph(static: Path, entries: list[str]) -> list[str]:
+    """Every module the entries import statically, so the page can preload them all at once
     instead of discovering them one level at a time."""
-    seen, todo = [], [entry]
+    seen, todo = [], list(entries)
     while todo:
         rel = todo.pop(0)
-        if rel in seen or not (STATIC / rel).is_file():
+        if rel in seen or not (static / rel).is_file():
             continue
         seen.append(rel)
         base = Path(rel).parent
-        for target in IMPORT_RE.findall((STATIC / rel).read_text(encoding="utf-8")):
+        for target in IMPORT_RE.findall((static / rel).read_text(encoding="utf-8")):
             todo.append(os.path.normpath((base / target).as_posix()))
     return seen
 
 
-def bundle_static(assets: Assets, livereload: bool = False) -> None:
-    """Site CSS/JS go under one folder named by their combined hash, so relative imports keep working.
-    The live-reload script is only shipped by ``serve``."""
-    digest = file_hash(STATIC)
+def bundle_static(assets: Assets, folders: Folders) -> None:
+    """Site CSS/JS go under one folder named by their combined hash, so relative imports keep working."""
+    digest = file_hash(folders.static)
     base = f"assets/site-{digest}/"
-    for f in sorted(STATIC.rglob("*")):
-        rel = f.relative_to(STATIC).as_posix()
-        if f.is_file() and (livereload or rel != LIVERELOAD_SCRIPT):
-            assets.files[base + rel] = f
+    for f in sorted(folders.static.rglob("*")):
+        if f.is_file():
+            assets.files[base + f.relative_to(folders.static).as_posix()] = f
     assets.urls["static"] = base
-    assets.urls["modules"] = [base + rel for rel in module_graph("js/main.js")]
 
 
 def strip_docstrings(source: str) -> str:
@@ -670,22 +1099,21 @@ def strip_docstrings(source: str) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def engine_archive() -> tuple[bytes, str]:
+def engine_archive(folders: Folders) -> tuple[bytes, str]:
     """pyodide_src/pe_engine as one deterministic zip for pyodide.unpackArchive.
 
     The zip also carries pe_engine/_build.py with the sources' hash, which the worker
     compares with the page's, so a stale snapshot is never used.
     """
-    pkg = ENGINE_SRC / "pe_engine"
+    pkg = folders.engine / "pe_engine"
     if not (pkg / "__init__.py").is_file():
         raise BuildFailed(message=f"{display_path(pkg)} is missing its __init__.py")
-    # bench.py is a command-line tool, not needed in the browser.
-    files = [f for f in sorted(pkg.rglob("*.py")) if f.name not in ("_build.py", "bench.py")]
-    digest = hashlib.sha256(b"".join(f.relative_to(ENGINE_SRC).as_posix().encode() + f.read_bytes()
+    files = [f for f in sorted(pkg.rglob("*.py")) if f.name != "_build.py"]
+    digest = hashlib.sha256(b"".join(f.relative_to(folders.engine).as_posix().encode() + f.read_bytes()
                                      for f in files)).hexdigest()[:12]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        entries = [(f.relative_to(ENGINE_SRC).as_posix(), strip_docstrings(f.read_text("utf-8")).encode())
+        entries = [(f.relative_to(folders.engine).as_posix(), strip_docstrings(f.read_text("utf-8")).encode())
                    for f in files]
         entries.append(("pe_engine/_build.py", f'BUILD = "{digest}"\n'.encode()))
         for name, content in entries:
@@ -695,44 +1123,39 @@ def engine_archive() -> tuple[bytes, str]:
     return buf.getvalue(), digest
 
 
-def bundle_engine(assets: Assets, snapshot: bool = True) -> None:
-    data, digest = engine_archive()
+def bundle_engine(assets: Assets, folders: Folders, snapshot: bool = True) -> None:
+    data, digest = engine_archive(folders)
     assets.files[f"assets/pe_engine-{digest}.zip"] = data
     assets.urls["engine"] = f"assets/pe_engine-{digest}.zip"
     assets.urls["engine_hash"] = digest
     if snapshot:
-        path = memory_snapshot(data)
+        path = memory_snapshot(data, folders)
         if path is not None:
             name = f"assets/snapshot-{path.name}"
             assets.files[name] = path
             assets.urls["snapshot"] = name
 
 
-SNAPSHOT_SCRIPT = ENGINE_SRC / "make_snapshot.mjs"
-
-
-def memory_snapshot(engine_zip: bytes) -> Path | None:
+def memory_snapshot(engine_zip: bytes, folders: Folders) -> Path | None:
     """Boot the vendored Pyodide in Node with the engine imported and save its memory.
 
     Cached under .cache/snapshots by a hash of every input, so an unchanged rebuild skips it.
     Without Node or the script the site still works: the worker boots normally.
     """
-    if not SNAPSHOT_SCRIPT.is_file() or shutil.which("node") is None or os.environ.get("PE_NO_SNAPSHOT"):
+    script = folders.engine / "make_snapshot.mjs"
+    if not script.is_file() or shutil.which("node") is None or os.environ.get("PE_NO_SNAPSHOT"):
         return None
-    pyodide_dir = NODE_MODULES / "pyodide"
-    key = file_hash(*(pyodide_dir / n for n in PYODIDE_FILES), SNAPSHOT_SCRIPT,
-                    extra=engine_zip)
-    out = CACHE / "snapshots" / f"{key}.bin.gz"
+    pyodide_dir = folders.node_modules / "pyodide"
+    key = file_hash(*(pyodide_dir / n for n in PYODIDE_FILES), script, extra=engine_zip)
+    out = folders.cache / "snapshots" / f"{key}.bin.gz"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    zip_path = out.with_suffix(".zip.tmp")
+    zip_path = out.with_name(out.name + f".{os.getpid()}.zip")
     zip_path.write_bytes(engine_zip)
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
-    proc = subprocess.run(
-        ["node", str(SNAPSHOT_SCRIPT), "--pyodide", str(pyodide_dir), "--engine", str(zip_path),
-         "--out", str(tmp)],
-        capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(["node", str(script), "--pyodide", str(pyodide_dir), "--engine", str(zip_path),
+                           "--out", str(tmp)], capture_output=True, text=True, timeout=300)
     zip_path.unlink(missing_ok=True)
     if proc.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
@@ -741,58 +1164,49 @@ def memory_snapshot(engine_zip: bytes) -> Path | None:
     return out
 
 
-def prepare_image(relpath: str) -> tuple[Path, str]:
-    """The photograph as a square PNG of SOURCE_IMAGE_SIZE, without colour chunks (so the
-    browser's canvas reads back exactly the bytes Pillow wrote). Cached by content hash."""
-    from PIL import Image
-
-    src = CONTENT / relpath
-    digest = file_hash(src, extra=str(SOURCE_IMAGE_SIZE).encode())
-    out = CACHE / "images" / f"{src.stem}-{digest}.png"
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with Image.open(src) as im:
-            im = im.convert("RGB")
-            side = min(im.size)
-            left, top = (im.width - side) // 2, (im.height - side) // 2
-            im = im.crop((left, top, left + side, top + side))
-            im = im.resize((SOURCE_IMAGE_SIZE, SOURCE_IMAGE_SIZE), Image.Resampling.LANCZOS)
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            im.save(tmp, format="PNG", optimize=True)
-        os.replace(tmp, out)
-    return out, f"images/{out.name}"
-
-
-def image_pixels(path: Path) -> list[int]:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return list(im.convert("RGB").tobytes())
-
-
-def bundle_assets(pages: list[Page], snapshot: bool = True, livereload: bool = False) -> Assets:
+def bundle_assets(folders: Folders, snapshot: bool = True) -> Assets:
     assets = Assets()
-    bundle_runtime(assets)
-    bundle_static(assets, livereload)
-    bundle_engine(assets, snapshot=snapshot)
+    bundle_runtime(assets, folders)
+    bundle_static(assets, folders)
+    bundle_engine(assets, folders, snapshot=snapshot)
     return assets
 
 
-# --------------------------------------------------------------------------- stage 5: render
+# --------------------------------------------------------------------------- stage 6: the files pages use
 
-@functools.lru_cache(maxsize=1)
-def template_env():
-    """One environment per process: it compiles each template once and, with auto_reload,
-    recompiles a template whose file changed (so the preview still sees template edits)."""
+def collect_files(pages: list[Page], assets: Assets, folders: Folders) -> dict[str, str]:
+    """The images and other files of content/ that the prose links to, copied under names
+    carrying their content hash (so hosts may cache them for good). Returns original -> hashed."""
+    copied: dict[str, str] = {}
+    for page in pages:
+        for _, _, target in page.urls:
+            path = None if EXTERNAL.match(target) else content_path(target, folders)
+            if path is None or path.suffix == ".md" or not path.is_file():
+                continue
+            local = target.partition("#")[0].partition("?")[0].removeprefix("./")
+            rel = path.relative_to(folders.content)
+            hashed = (rel.parent / f"{rel.stem}-{file_hash(path)}{rel.suffix}").as_posix()
+            assets.files[hashed] = path
+            copied[local] = hashed
+    return copied
+
+
+# --------------------------------------------------------------------------- stage 7: render
+
+@functools.lru_cache(maxsize=4)
+def template_env(templates: Path):
+    """One environment per template folder: it compiles each template once and, with
+    auto_reload, recompiles a template whose file changed (so the preview sees template edits)."""
     import jinja2
+    import markupsafe
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters["math"] = lambda latex, display=False: __import__("markupsafe").Markup(latex_to_mathml(latex, display))
+    env.filters["math"] = lambda latex, display=False: markupsafe.Markup(latex_to_mathml(latex, display))
     env.filters["thousands"] = lambda x: f"{x:,}"
     return env
 
@@ -802,60 +1216,39 @@ class RenderContext:
     assets: Assets
     env: Any
     page: Page
+    folders: Folders
     root: str  # relative prefix from this page to the site root ("" for top-level pages)
     data: dict[str, Any] = dataclasses.field(default_factory=dict)  # JSON handed to the page's scripts
-    model_input: Any = None  # (pixels, options) of the page's stepper, for components that reuse them
 
 
-_MEMO: dict[tuple, Any] = {}
+def render_component(d: Directive, ctx: RenderContext) -> str:
+    """A directive through its template, components/<name>.html, with its view and controls."""
+    from pe_engine import components
 
-
-def memo(fn: Callable, *args) -> Any:
-    """Engine results by arguments, so a preview rebuild after a prose edit recomputes nothing.
-    Cleared when pyodide_src/ changes (see Builder)."""
-    key = (fn.__module__, fn.__name__, repr(args))
-    if key not in _MEMO:
-        _MEMO[key] = fn(*args)
-    return _MEMO[key]  # shared between rebuilds: callers copy before they change it
-
-
-def render_component(directive: Directive, ctx: RenderContext) -> str:
-    from pe_engine import views  # imported late: the engine is only needed when rendering
-
-    o = directive.options
-    cid = f"{directive.name}-{directive.index}"
+    component = components.get(d.name)
+    view = d.view
     extra: dict[str, Any] = {}
-    if directive.name == "vit-stepper":
-        image_path, image_url = prepare_image(o["image"])
-        ctx.assets.files[image_url] = image_path
-        pixels = memo(lambda path, size: views.model_input(image_pixels(path), SOURCE_IMAGE_SIZE, size),
-                      image_path, o["image_size"])
-        view = memo(views.stepper_view, pixels, o["image_size"], o["patch"], o["dim"], o["seed"])
-        ctx.model_input = (pixels, o)
-        input_png = png_bytes(pixels, o["image_size"])
-        input_url = f"images/input-{hashlib.sha256(input_png).hexdigest()[:12]}.png"
-        ctx.assets.files[input_url] = input_png
-        extra = {"view": view, "image_url": image_url, "input_url": input_url,
-                 "vit_base": views.dimensions_view(224, 16, 768), "presets": views.presets_view()}
-        ctx.data["presets"] = views.presets_view()
-        ctx.data["stepper"] = {"id": cid, "options": o, "image": image_url,
-                               "source_size": SOURCE_IMAGE_SIZE, "view": view}
-    elif directive.name == "resolution-change":
-        extra = {"view": memo(views.resolution_view, o["from_grid"], o["to_grid"], o["dim"], o["method"], o["seed"])}
-    elif directive.name == "permutation-demo":
-        if ctx.model_input is None:
-            raise BuildFailed([ContentError(directive.path, directive.line,
-                                            "permutation-demo needs a vit-stepper earlier on the page (it shuffles its patches)")])
-        pixels, so = ctx.model_input
-        extra = {"view": dict(memo(views.permutation_view, pixels, so["image_size"], so["patch"], so["dim"], so["seed"], 1))}
-        extra["view"]["stepper"] = {k: so[k] for k in ("image_size", "patch", "dim", "seed")}
-    elif directive.name == "relative-bias":
-        extra = {"view": memo(views.relative_bias_view, o["window"], o["seed"])}
-    elif directive.name == "rope-shift":
-        extra = {"view": memo(views.rope_view, o["grid"], o["dim"], o["base"])}
-    if directive.name != "vit-stepper":
-        ctx.data.setdefault("components", {})[cid] = {"name": directive.name, "options": o, "view": extra["view"]}
-    template = ctx.env.get_template(f"components/{directive.name}.html")
+    image_option = next((o.name for o in component.options if o.kind == "image"), None)
+    if image_option:
+        source = prepare_image(d.options[image_option], ctx.folders)
+        extra["image_url"] = f"images/{source.name}"
+        ctx.assets.files[extra["image_url"]] = source
+        extra["input_urls"] = {}
+        for size in view.get("_input_sizes", []):
+            png = png_bytes(directive_inputs(d, ctx.page, ctx.folders).pixels(size), size)
+            url = f"images/input-{hashlib.sha256(png).hexdigest()[:12]}.png"
+            ctx.assets.files[url] = png
+            extra["input_urls"][size] = url
+    controls = {o.name: o.offered_with(d.options[o.name]) for o in component.options if o.control == "select"}
+    instance = {"name": d.name, "id": d.id, "options": d.options, "controls": controls,
+                "view": {k: v for k, v in view.items() if not k.startswith("_")}}
+    if image_option:
+        instance.update(image=extra["image_url"], source_size=SOURCE_IMAGE_SIZE,
+                        input=extra["input_urls"].get(d.options.get("image_size")))
+    if component.needs:
+        needed = next((n for n in reversed(ctx.page.components[:ctx.page.components.index(d)]) if n.name == component.needs))
+        instance["needs"] = {k: v for k, v in needed.options.items() if components.get(needed.name).option(k).view}
+    ctx.data.setdefault("instances", []).append(instance)
 
     def fallback_image(figure: dict) -> str | None:
         png = cached_figure_png(figure) if figure else None
@@ -865,8 +1258,10 @@ def render_component(directive: Directive, ctx: RenderContext) -> str:
         ctx.assets.files[url] = png
         return ctx.root + url
 
-    return template.render(id=cid, options=o, root=ctx.root, strategies=STRATEGIES, steps=STEPS,
-                           fallback_image=fallback_image, **extra)
+    template = ctx.env.get_template(f"components/{d.name}.html")
+    return template.render(id=d.id, component=component, options=d.options, controls=controls, view=instance["view"],
+                           root=ctx.root, fallback_image=fallback_image, steps=components.STEPS,
+                           families=components.FAMILIES, **extra)
 
 
 # plotly.js's own named scales (the figures name them; Plotly draws them in the browser).
@@ -927,7 +1322,7 @@ def cached_figure_png(figure: dict) -> bytes | None:
 
 
 def png_bytes(pixels: list[int], size: int) -> bytes:
-    """The model's input image (after resizing) as a PNG, for the first view."""
+    """A model input (after resizing) as a PNG, for the first view."""
     from PIL import Image
 
     im = Image.frombytes("RGB", (size, size), bytes(pixels))
@@ -936,38 +1331,38 @@ def png_bytes(pixels: list[int], size: int) -> bytes:
     return buf.getvalue()
 
 
-def render_pages(pages: list[Page], assets: Assets) -> dict[str, str]:
-    env = template_env()
-    index = next(p for p in pages if p.is_index)
+def render_pages(pages: list[Page], assets: Assets, folders: Folders, files: dict[str, str]) -> dict[str, str]:
+    import markupsafe
+    from pe_engine import components
+
+    env = template_env(folders.templates)
     nav = [{"title": p.meta["title"], "href": p.output_name} for p in pages]
     nav.sort(key=lambda item: item["href"] != "index.html")
     out = {}
     for page in pages:
-        ctx = RenderContext(assets, env, page, root="")
-        stash = page.stash
-        rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in stash]
-        body = rewrite_links(page.body_html, pages, assets.urls.get("content_files", {}))
+        ctx = RenderContext(assets, env, page, folders, root="")
+        rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in page.stash]
+        body = rewrite_links(page.body_html, pages, files)
         # A component placeholder stands alone in its paragraph; math may sit inside text.
         body = re.sub("<p>\ue000(\\d+)\ue001</p>", lambda m: rendered[int(m.group(1))], body)
         body = PLACEHOLDER_RE.sub(lambda m: rendered[int(m.group(1))], body)
-        template = env.get_template("article.html")
-        out[page.output_name] = template.render(
-            site=SITE, page=page.meta, body=__import__("markupsafe").Markup(body),
-            toc=__import__("markupsafe").Markup(page.toc_html), nav=nav, index_href="index.html",
-            is_index=page is index, assets=assets.urls, csp=CSP, root=ctx.root,
+        names = sorted({d.name for d in page.components})
+        if ctx.data:
+            ctx.data["schema"] = components.schema(names)
+        # Every module the page's components import, so the browser can fetch them at once.
+        modules = module_graph(folders.static, ["js/main.js"] + [f"js/components/{n}.js" for n in names]) if names else []
+        out[page.output_name] = env.get_template("article.html").render(
+            site=SITE, page=page.meta, body=markupsafe.Markup(body), toc=markupsafe.Markup(page.toc_html), nav=nav,
+            index_href="index.html", is_index=page.is_index, assets=assets.urls, csp=CSP, root=ctx.root,
             has_components=bool(page.components), page_data=ctx.data,
-            livereload=assets.urls.get("livereload"))
+            modules=[assets.urls["static"] + m for m in modules])
     return out
 
 
-def rewrite_links(body: str, pages: list[Page], files: dict[str, str] | None = None) -> str:
+def rewrite_links(body: str, pages: list[Page], files: dict[str, str]) -> str:
     """Links to other .md pages point at their .html output; images and linked files at
     their hashed copies."""
     names = {p.source.path.name: p.output_name for p in pages}
-    for original, hashed in (files or {}).items():
-        for attr in ("src", "href"):
-            for variant in (original, "./" + original):
-                body = body.replace(f'{attr}="{html.escape(variant)}"', f'{attr}="{html.escape(hashed)}"')
 
     def fix(m: re.Match) -> str:
         target = html.unescape(m.group(2))
@@ -975,12 +1370,14 @@ def rewrite_links(body: str, pages: list[Page], files: dict[str, str] | None = N
         file_part = file_part.removeprefix("./")
         if file_part in names:
             return f'{m.group(1)}="{html.escape(names[file_part] + sep + anchor)}"'
+        if file_part in files:
+            return f'{m.group(1)}="{html.escape(files[file_part] + sep + anchor)}"'
         return m.group(0)
 
-    return re.sub(r'(href)="([^"#:]+\.md(?:#[^"]*)?)"', fix, body)
+    return re.sub(r'\b(href|src)="([^"#:]+(?:#[^"]*)?)"', fix, body)
 
 
-# --------------------------------------------------------------------------- stage 6: write
+# --------------------------------------------------------------------------- stage 8: write
 
 RENAME_EXCHANGE = 2
 
@@ -1003,11 +1400,38 @@ def swap_directories(new: Path, current: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_site(html_pages: dict[str, str], assets: Assets, dist: Path) -> None:
-    """Write everything into a staging folder next to dist/, then swap it in."""
+def check_output_folder(folders: Folders) -> None:
+    """The build replaces only a folder it made itself (it carries STAMP) or an empty one,
+    and never writes into the sources or the repository itself."""
+    out = folders.out.resolve()
+    for source in folders.sources:
+        source = source.resolve()
+        if out == source or out.is_relative_to(source) and source != ROOT or source.is_relative_to(out):
+            raise BuildFailed(message=f"refusing to write the site into {display_path(folders.out)}: it is or holds "
+                                      f"{display_path(source)}/, which the build reads. Choose another --out.")
+    for reserved in (ROOT / ".git", ROOT / "node_modules", ROOT / ".venv", folders.cache):
+        if out == reserved.resolve() or out.is_relative_to(reserved.resolve()):
+            raise BuildFailed(message=f"refusing to write the site into {display_path(folders.out)}. Choose another --out.")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise BuildFailed(message=f"{display_path(folders.out)} exists and is not a folder; the build leaves it alone.")
+    if out.is_dir() and not (out / STAMP).is_file() and any(out.iterdir()):
+        raise BuildFailed(message=f"{display_path(folders.out)} is not empty and was not made by this build "
+                                  f"(it has no {STAMP} file); the build leaves it alone. Choose an empty or new folder.")
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Its own copy, never a hard link: an in-place edit of the output must not edit a source."""
+    shutil.copyfile(src, dst)
+
+
+def write_site(html_pages: dict[str, str], assets: Assets, folders: Folders) -> None:
+    """Write everything into a staging folder next to the output, then swap it in."""
+    check_output_folder(folders)
+    dist = folders.out.resolve()
+    dist.parent.mkdir(parents=True, exist_ok=True)
     staging = dist.with_name(f"{dist.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging.mkdir()
     try:
         for rel, content in assets.files.items():
             target = staging / rel
@@ -1015,13 +1439,11 @@ def write_site(html_pages: dict[str, str], assets: Assets, dist: Path) -> None:
             if isinstance(content, bytes):
                 target.write_bytes(content)
             else:
-                try:
-                    os.link(content, target)  # cheap and safe: sources are replaced, never edited in place
-                except OSError:
-                    shutil.copyfile(content, target)
+                copy_file(content, target)
         for name, text in html_pages.items():
             (staging / name).write_text(text, encoding="utf-8")
         (staging / ".nojekyll").write_text("")
+        (staging / STAMP).write_text("This folder was written by build.py, which replaces it on the next build.\n")
         swap_directories(staging, dist)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -1039,10 +1461,10 @@ def clean_stale_staging(dist: Path) -> None:
 
 
 @contextlib.contextmanager
-def build_lock():
+def build_lock(folders: Folders):
     """One build at a time: a second one waits for the first to finish."""
-    CACHE.mkdir(exist_ok=True)
-    with open(CACHE / "build.lock", "w") as fh:
+    folders.cache.mkdir(parents=True, exist_ok=True)
+    with open(folders.cache / "build.lock", "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -1053,6 +1475,18 @@ def build_lock():
 
 # --------------------------------------------------------------------------- the pipeline
 
+def read_and_check(folders: Folders, parse: Callable | None = None) -> list[Page]:
+    """The stages ``check`` runs (read, parse, check_site, compute_views); raises BuildFailed."""
+    sources, errors = read_sources(folders)
+    pages, parse_errors = parse_pages(sources, folders, parse)
+    errors += parse_errors
+    if not errors:
+        errors += compute_views(pages, folders)
+    if errors:
+        raise BuildFailed(sorted(errors, key=lambda e: (str(e.path), e.line)))
+    return pages
+
+
 class Builder:
     """Runs the pipeline, remembering the slow parts between runs (used by ``serve``).
 
@@ -1061,33 +1495,22 @@ class Builder:
     re-bundles what depends on it.
     """
 
-    def __init__(self, dist: Path | None = None, snapshot: bool = True, livereload: bool = False):
-        self.dist = dist or DIST
+    def __init__(self, folders: Folders, snapshot: bool = True):
+        self.folders = folders
         self.snapshot = snapshot
-        self.livereload = livereload
         self.assets: Assets | None = None
         self._parsed: dict[tuple[Path, str], tuple[Page, list[ContentError]]] = {}
 
-    def parse(self, sources: list[Source], changed: set[Path] | None) -> list[Page]:
-        """parse_pages, reusing the parse of every file whose text is unchanged since the last
-        run; only while nothing else in content/ changed (a page's checks look at its images)."""
-        if changed is None or any(CONTENT in p.parents and p.suffix != ".md" for p in changed):
-            self._parsed.clear()
-        parsed = {}
-
-        def parse_or_reuse(source: Source):
-            key = (source.path, source.text)
-            parsed[key] = self._parsed.get(key) or parse_page(source)
-            return parsed[key]
-
-        pages, errors = parse_pages(sources, parse_or_reuse)
-        self._parsed = parsed
-        if errors:
-            raise BuildFailed(errors)
-        return pages
+    def parse(self, source: Source) -> tuple[Page, list[ContentError]]:
+        """parse_page, reusing the parse of every file whose text is unchanged since the last run."""
+        key = (source.path, source.text)
+        if key not in self._parsed:
+            self._parsed[key] = parse_page(source)
+        return self._parsed[key]
 
     def rebuild(self, changed: set[Path] | None = None) -> dict[str, float]:
         timings: dict[str, float] = {}
+        f = self.folders
 
         def stage(name: str, fn: Callable, *args, **kwargs):
             t0 = time.perf_counter()
@@ -1095,62 +1518,48 @@ class Builder:
             timings[name] = time.perf_counter() - t0
             return result
 
-        engine_changed = changed is None or any(ENGINE_SRC in p.parents for p in changed)
-        static_changed = changed is None or any(STATIC in p.parents for p in changed)
+        engine_changed = changed is None or any(f.engine in p.parents for p in changed)
+        static_changed = changed is None or any(f.static in p.parents for p in changed)
+        if changed is None or any(f.content in p.parents and p.suffix != ".md" for p in changed):
+            self._parsed.clear()  # a page's checks look at its images
         if engine_changed:
             _MEMO.clear()
             _PNG_MEMO.clear()
             for name in [m for m in sys.modules if m == "pe_engine" or m.startswith("pe_engine.")]:
                 del sys.modules[name]  # import the edited engine afresh
-        with build_lock():
-            clean_stale_staging(self.dist)
-            sources = stage("read", read_sources)
-            pages = stage("parse", self.parse, sources, changed)
+        with build_lock(f):
+            clean_stale_staging(f.out.resolve())
+            pages = stage("read, parse, check, views", read_and_check, f, self.parse)
+            self._parsed = {(p.source.path, p.source.text): self._parsed[(p.source.path, p.source.text)] for p in pages}
             if self.assets is None or engine_changed or static_changed:
-                self.assets = stage("assets", bundle_assets, pages, snapshot=self.snapshot,
-                                    livereload=self.livereload)
-                if self.livereload:
-                    self.assets.urls["livereload"] = self.assets.urls["static"] + LIVERELOAD_SCRIPT
+                self.assets = stage("assets", bundle_assets, f, snapshot=self.snapshot)
             assets = dataclasses.replace(self.assets, files=dict(self.assets.files))
-            content_files: dict[str, str] = {}
-            for page in pages:
-                # Images, and other files of content/ that the prose links to.
-                for _, target in page.images + page.links:
-                    local = target.partition("#")[0].removeprefix("./")
-                    if (local and not local.endswith(".md") and not re.match(r"^[a-z][a-z0-9+.-]*:", local, re.I)
-                            and not local.startswith("/") and (CONTENT / local).resolve().is_file()
-                            and (CONTENT / local).resolve().is_relative_to(CONTENT.resolve())):
-                        # Named by content hash, like every asset, so hosts may cache it for good.
-                        path = Path(local)
-                        hashed = (path.parent / f"{path.stem}-{file_hash(CONTENT / local)}{path.suffix}").as_posix()
-                        assets.files[hashed] = CONTENT / local
-                        content_files[local] = hashed
-            assets.urls["content_files"] = content_files
-            html_pages = stage("render", render_pages, pages, assets)
-            stage("write", write_site, html_pages, assets, self.dist)
+            files = stage("files", collect_files, pages, assets, f)
+            html_pages = stage("render", render_pages, pages, assets, f, files)
+            stage("write", write_site, html_pages, assets, f)
         return timings
 
 
-def build(dist: Path | None = None, snapshot: bool = True) -> dict[str, float]:
-    """One full build; dist/ is only touched by the final swap."""
-    return Builder(dist, snapshot).rebuild()
+def build(folders: Folders = Folders(), snapshot: bool = True) -> dict[str, float]:
+    """One full build; the output folder is only touched by the final swap."""
+    return Builder(folders, snapshot).rebuild()
 
 
-def check() -> list[ContentError]:
+def check(folders: Folders = Folders()) -> list[ContentError]:
     """Every problem in content/, without writing anything."""
     try:
-        sources = read_sources()
+        read_and_check(folders)
     except BuildFailed as exc:
-        return exc.errors or [ContentError(CONTENT, 1, exc.message)]
-    _, errors = parse_pages(sources)
-    return sorted(errors, key=lambda e: (str(e.path), e.line))
+        return exc.errors or [ContentError(folders.content, 1, exc.message)]
+    return []
 
 
 # --------------------------------------------------------------------------- live preview (serve)
 
 class LiveReload:
     """Server-sent events to every open page: 'reload' after a good build, 'failure' with
-    the ``path:line: message`` report after a bad one (the last good build stays served)."""
+    the ``path:line: message`` report after a bad one (the last good build stays served).
+    Every event carries the id of the build served now; a page that missed one reloads."""
 
     def __init__(self):
         import queue
@@ -1160,13 +1569,17 @@ class LiveReload:
         self.lock = threading.Lock()
         self.clients: list = []
         self.error: str | None = None
+        self.build_id = "0"
 
     def subscribe(self):
+        """A queue that already holds what a new page must know: the current build, and the
+        failure it should show."""
         q = self._queue_type()
         with self.lock:
             self.clients.append(q)
-        if self.error:
-            q.put(("failure", self.error))
+            q.put(("hello", self.build_id))
+            if self.error:
+                q.put(("failure", self.error))
         return q
 
     def unsubscribe(self, q) -> None:
@@ -1175,22 +1588,29 @@ class LiveReload:
                 self.clients.remove(q)
 
     def publish(self, event: str, data: str = "") -> None:
-        self.error = data if event == "failure" else None
         with self.lock:
+            self.error = data if event == "failure" else None
+            if event == "reload":
+                self.build_id = str(int(self.build_id) + 1)
             for q in self.clients:
-                q.put((event, data))
+                q.put((event, {"build": self.build_id, "data": data}))
 
 
-def make_handler(dist: Path, live: LiveReload):
+LIVERELOAD_URL = "/__live/livereload.js"
+
+
+def make_handler(folders: Folders, live: LiveReload):
     import http.server
     import queue
+
+    preview_script = folders.templates / "preview" / "livereload.js"
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                           ".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript"}
 
         def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(dist), **kwargs)
+            super().__init__(*args, directory=str(folders.out), **kwargs)
 
         def log_message(self, *args):  # keep the author's terminal for build messages
             pass
@@ -1199,24 +1619,44 @@ def make_handler(dist: Path, live: LiveReload):
             self.send_header("Cache-Control", "no-store")
             super().end_headers()
 
-        def do_GET(self):
-            if self.path.split("?")[0] != "/__live/events":
-                return super().do_GET()
+        def send_bytes(self, body: bytes, content_type: str):
             self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            q = live.subscribe()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            path = self.path.split("?")[0].split("#")[0]
+            if path == "/__live/events":
+                return self.events()
+            if path == LIVERELOAD_URL:
+                return self.send_bytes(preview_script.read_bytes(), "text/javascript")
+            local = Path(self.translate_path(path))
+            if local.is_dir():
+                local = local / "index.html"
+            if local.suffix == ".html" and local.is_file():
+                # The reload script goes into the page as it is served, never into the output.
+                with live.lock:
+                    build_id = live.build_id
+                tag = f'<script type="module" src="{LIVERELOAD_URL}" data-build="{build_id}"></script>'
+                text = local.read_text(encoding="utf-8").replace("</head>", tag + "\n</head>", 1)
+                return self.send_bytes(text.encode(), "text/html; charset=utf-8")
+            return super().do_GET()
+
+        def events(self):
+            q = live.subscribe()  # before answering: nothing published from now on is missed
             try:
-                self.wfile.write(b": connected\n\n")
-                self.wfile.flush()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
                 while True:
                     try:
                         event, data = q.get(timeout=10)
                     except queue.Empty:
                         self.wfile.write(b": keep-alive\n\n")
                     else:
-                        payload = json.dumps(data)
-                        self.wfile.write(f"event: {event}\ndata: {payload}\n\n".encode())
+                        self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
                     self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -1226,29 +1666,29 @@ def make_handler(dist: Path, live: LiveReload):
     return Handler
 
 
-def serve(port: int, snapshot: bool = True) -> int:
-    """Build, serve dist/ on 127.0.0.1, rebuild on every save and reload the open pages."""
+def serve(folders: Folders, port: int, snapshot: bool = True) -> int:
+    """Build, serve the output on 127.0.0.1, rebuild on every save and reload the open pages."""
     import http.server
     import threading
 
     import watchfiles
 
     live = LiveReload()
-    builder = Builder(DIST, snapshot=snapshot, livereload=True)
+    builder = Builder(folders, snapshot=snapshot)
     try:
         builder.rebuild()
-        print(f"built {display_path(DIST)}/")
+        print(f"built {display_path(folders.out)}/")
     except BuildFailed as exc:
         live.publish("failure", exc.report())
         print(exc.report(), file=sys.stderr)
-        if not DIST.exists():
+        if not folders.out.exists():
             print("nothing to serve until the content builds", file=sys.stderr)
     http.server.ThreadingHTTPServer.daemon_threads = True
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(DIST, live))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(folders, live))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"serving http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C to stop); watching content/, "
           "site_templates/ and pyodide_src/", flush=True)
-    watched = [p for p in (CONTENT, TEMPLATES, ENGINE_SRC) if p.exists()]
+    watched = [p for p in (folders.content, folders.templates, folders.engine) if p.exists()]
     try:
         for changes in watchfiles.watch(*watched, debounce=10, step=5):
             changed = {Path(path) for _, path in changes}
@@ -1265,7 +1705,7 @@ def serve(port: int, snapshot: bool = True) -> int:
                 continue
             # A prose edit is patched into the open page (fast); anything else, or the first good
             # build after a failed one, reloads it.
-            prose_only = live.error is None and all(p.suffix == ".md" and CONTENT in p.parents for p in changed)
+            prose_only = live.error is None and all(p.suffix == ".md" and folders.content in p.parents for p in changed)
             live.publish("reload", "content" if prose_only else "full")
             names = ", ".join(sorted(display_path(p) for p in changed))
             print(f"rebuilt in {(time.perf_counter() - t0) * 1000:.0f} ms after {names}", flush=True)
@@ -1276,11 +1716,12 @@ def serve(port: int, snapshot: bool = True) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- command line
+
 def main(argv: list[str] | None = None) -> int:
-    global CONTENT, DIST
     parser = argparse.ArgumentParser(prog="build.py", description=__doc__.split("\n")[0])
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--content", default=str(CONTENT), help="folder of markdown pages (default: content/)")
+    common.add_argument("--content", default=str(Folders.content), help="folder of markdown pages (default: content/)")
     sub = parser.add_subparsers(dest="command")
     p_build = sub.add_parser("build", parents=[common], help="build dist/ (the default)")
     p_build.add_argument("--out", help="output folder (default: dist/)")
@@ -1294,27 +1735,26 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["build", *argv]  # build is the default subcommand
     args = parser.parse_args(argv)
-    command = args.command
-    CONTENT = Path(args.content).resolve()
-    DIST = Path(args.out).resolve() if getattr(args, "out", None) else DIST
-
-    if command == "check":
-        errors = check()
-        for e in errors:
-            print(e)
-        print(f"{len(errors)} problem(s) found" if errors else "content OK", file=sys.stderr)
-        return 1 if errors else 0
-    if command == "serve":
-        return serve(args.port, snapshot=not args.no_snapshot)
+    folders = Folders(content=Path(args.content).absolute(),
+                      out=Path(args.out).absolute() if getattr(args, "out", None) else Folders.out)
     try:
+        if args.command == "check":
+            errors = check(folders)
+            for e in errors:
+                print(e)
+            print(f"{len(errors)} problem(s) found" if errors else "content OK", file=sys.stderr)
+            return 1 if errors else 0
+        if args.command == "serve":
+            check_output_folder(folders)
+            return serve(folders, args.port, snapshot=not args.no_snapshot)
         t0 = time.perf_counter()
-        timings = build(snapshot=not getattr(args, "no_snapshot", False))
+        timings = build(folders, snapshot=not args.no_snapshot)
         detail = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
-        print(f"built {display_path(DIST)}/ in {time.perf_counter() - t0:.2f} s ({detail})")
+        print(f"built {display_path(folders.out)}/ in {time.perf_counter() - t0:.2f} s ({detail})")
         return 0
     except BuildFailed as exc:
         print(exc.report(), file=sys.stderr)
-        print("build failed; dist/ was left as it was", file=sys.stderr)
+        print(f"build failed; {display_path(folders.out)}/ was left as it was", file=sys.stderr)
         return 1
 
 

@@ -171,7 +171,7 @@ class LiveServer:
         import urllib.request
 
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as r:
+            with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=5) as r:
                 return r.status, r.read().decode("utf-8")
         except urllib.error.HTTPError as exc:
             return exc.code, ""
@@ -195,9 +195,7 @@ class LiveServer:
 @contextlib.contextmanager
 def live_connection(page, timeout: float = 15):
     """Around whatever loads or reloads the page: returns once the (new) page's EventSource
-    to /__live/events has its response headers, after which the server has subscribed it."""
-    import time
-
+    to /__live/events has its response headers. The server subscribes a page before it
+    answers, so from then on no event can be missed."""
     with page.expect_response(lambda r: "/__live/events" in r.url, timeout=timeout * 1000):
         yield
-    time.sleep(0.1)

@@ -158,7 +158,7 @@ def test_markdown_extensions(site):
     extras = page(site, "extras.html")
     # tables
     assert re.search(r"<table>\s*<thead>\s*<tr>\s*<th>Model</th>", extras)
-    assert '<td align="right">16</td>' in extras or '<td style="text-align: right;">16</td>' in extras
+    assert re.search(r'<td (align="right"|style="text-align: ?right;?")>16</td>', extras)
     # fenced code, and no math inside it
     assert '<pre><code class="language-python">def f(x):' in extras
     assert "return x  # $not math$ here" in extras
@@ -190,7 +190,7 @@ def test_math_becomes_mathml_without_math_javascript(site):
     inline = re.findall(r'<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">', extras)
     assert len(inline) == 1
     assert re.search(r'<div class="math-display"><math [^>]*display="block">.*?<munderover>', extras, re.S)
-    assert "&#x0007B;" in extras  # \{ is a literal brace
+    assert '<mo stretchy="false">{</mo>' in extras  # \{ is a literal brace
     for name, text in html_pages(site).items():
         assert "$$" not in text, name
         assert not re.search(r"katex|mathjax", text, re.I), name

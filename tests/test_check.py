@@ -34,8 +34,8 @@ PNG = (ROOT / "content" / "images" / "astronaut.png").read_bytes()
 CASES = [
     # ---- files that are not Markdown at all
     Case("empty-file", "", [(1, "missing front matter")]),
-    Case("bad-utf8", b"---\ntitle: Caf\xe9\ndescription: B\n---\n", [(1, "file is not valid UTF-8")]),
-    Case("binary-renamed-md", PNG, [(1, "file is not valid UTF-8")]),
+    Case("bad-utf8", b"---\ntitle: Caf\xe9\ndescription: B\n---\n", [(2, "file is not valid UTF-8")]),
+    Case("binary-renamed-md", PNG[:4096], [(1, "file is not valid UTF-8")]),
     # ---- front matter
     Case("missing-front-matter", "Just prose, no front matter.\n", [(1, "missing front matter: the file must start with a '---' line")]),
     Case("unclosed-front-matter", "---\ntitle: A\ndescription: B\n\nProse.\n", [(1, "front matter is not closed")]),
@@ -65,8 +65,8 @@ CASES = [
          [(7, "expected 'option: value' in component 'rope-shift', got 'grid 4'")]),
     Case("option-bad-yaml", body("::: rope-shift", "grid: [4", ":::"), [(7, "option 'grid' has a value that is not valid YAML")]),
     Case("patch-does-not-divide", body("Prose.", "", "::: vit-stepper", "image_size: 64", "patch: 10", ":::"),
-         [(8, "patch 10 does not divide image_size 64")]),
-    Case("dim-not-multiple-of-4", body("::: rope-shift", "dim: 6", ":::"), [(6, "dim must be a multiple of 4, got 6")]),
+         [(8, "patch size 10 does not divide image size 64")]),
+    Case("dim-not-multiple-of-4", body("::: rope-shift", "dim: 6", ":::"), [(7, "option 'dim' of 'rope-shift' must be a multiple of 4, got 6")]),
     Case("stepper-image-missing", body("::: vit-stepper", "image: images/nope.png", ":::"),
          [(6, "image 'images/nope.png' not found in content/")]),
     Case("stepper-image-unreadable", body("::: vit-stepper", "image: images/fake.png", ":::"),

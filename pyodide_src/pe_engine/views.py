@@ -16,20 +16,37 @@ from .projection import embed_sequence, init_cls_token, init_projection, project
 from .resample import resample
 from .similarity import cosine_similarity_map, similarity_matrix
 
-STRATEGIES = ("learned", "sinusoidal", "sincos2d", "learned2d")
-STRATEGY_TITLES = {
-    "learned": "Learned (ViT)",
-    "sinusoidal": "Sinusoidal",
-    "sincos2d": "2D-Aware: 2D sin-cos (MAE)",
-    "learned2d": "2D-Aware: learned row/column tables",
+# The strategies the stepper offers: name -> (title, family). The family is what the
+# stepper's radio buttons choose; "2d" has two variants.
+STRATEGIES = {
+    "learned": ("Learned (ViT)", "learned"),
+    "sinusoidal": ("Sinusoidal", "sinusoidal"),
+    "sincos2d": ("2D sin-cos (MAE)", "2d"),
+    "learned2d": ("Learned row and column tables (ViT paper)", "2d"),
 }
 CHANNELS = 3
 # Above this many multiply-adds, compute only what the selected patch needs (pure Python
 # is slow): its projection and its similarity map, not every patch's.
 FULL_PROJECTION_LIMIT = 2_000_000
 FULL_SIMILARITY_LIMIT = 2_000_000
-MAX_PATCHES = 1024
+# The build's first view carries every strategy only while their tables are this small
+# (at ViT-B/16 one table is 151k numbers): the others then come from the live engine.
+EMBED_ALL_STRATEGIES_CELLS = 20_000
 PREVIEW = 8  # leading entries shown of a long vector
+
+
+class Inputs:
+    """What a view reads besides its own options: the photograph resized to the model's
+    input size (``pixels(size)``), and the options of the component it needs (``needed``)."""
+
+    def __init__(self, pixels=None, needed=None):
+        self._pixels = pixels
+        self.needed = needed
+
+    def pixels(self, size):
+        if self._pixels is None:
+            raise ValueError("no source image: call set_source first")
+        return self._pixels(size)
 
 
 def shown_dims(dim):
@@ -58,24 +75,6 @@ def pe_table(strategy, grid_h, grid_w, dim, seed=0):
     if strategy == "learned2d":
         return learned_2d(grid_h, grid_w, dim, seed=seed, cls_token=True)
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)} (got {strategy!r})")
-
-
-def check_config(image_size, patch, dim):
-    """The parameter rules of the page, with messages a reader can act on."""
-    for name, value in (("image_size", image_size), ("patch", patch), ("dim", dim)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive whole number (got {value!r})")
-    if image_size % patch:
-        raise ValueError(f"patch size {patch} does not divide image size {image_size}: "
-                         f"{image_size} / {patch} = {image_size / patch:.2f} patches per side")
-    if dim % 4:
-        raise ValueError(f"embedding dimension {dim} is not a multiple of 4, "
-                         "which 2D sin-cos needs (a quarter per sin/cos and axis)")
-    if image_size > 512 or dim > 2048:
-        raise ValueError("sizes too large for this page (image ≤ 512 px, D ≤ 2048)")
-    if (image_size // patch) ** 2 > MAX_PATCHES:
-        raise ValueError(f"{(image_size // patch) ** 2} patches is more than this page draws "
-                         f"(at most {MAX_PATCHES}); use a larger patch size")
 
 
 _MEMO = {}
@@ -118,7 +117,20 @@ def tokens_part(pixels, image_size, patch, dim, seed, selected):
     }
 
 
-def stepper_view(pixels, image_size, patch, dim, seed=0, strategies=STRATEGIES, selected=5,
+def vit_stepper(inputs, image_size, patch, dim, strategy, seed, selected, heatmap=True, all_strategies=False):
+    """The ``vit-stepper`` component: stepper_view for the strategy shown (every strategy for
+    the build's first view, while their tables are small)."""
+    strategies = (strategy,)
+    if all_strategies and (image_size // patch) ** 2 * dim <= EMBED_ALL_STRATEGIES_CELLS:
+        strategies = tuple(STRATEGIES)
+    view = stepper_view(inputs.pixels(image_size), image_size, patch, dim, seed, strategies, selected, heatmap)
+    if all_strategies:  # the build's first view: the technical details and the presets too
+        view["vit_base"] = dimensions_view(224, 16, 768)
+        view["presets"] = PRESETS
+    return view
+
+
+def stepper_view(pixels, image_size, patch, dim, seed=0, strategies=tuple(STRATEGIES), selected=5,
                  heatmap=True):
     """Everything the five steps and the heatmaps show, for the given strategies.
 
@@ -128,7 +140,6 @@ def stepper_view(pixels, image_size, patch, dim, seed=0, strategies=STRATEGIES, 
     is highlighted in the figures; previews cover every patch when the configuration is
     small, else only the selected one.
     """
-    check_config(image_size, patch, dim)
     grid = grid_shape(image_size, image_size, patch)
     n = grid.rows * grid.cols
     selected = selected if 0 <= selected < n else 0
@@ -165,7 +176,7 @@ def strategy_part(strategy, grid_h, grid_w, dim, seed, selected, cls, tokens_ful
         maps = {str(k): [row[r * grid_w:(r + 1) * grid_w] for r in range(grid_h)] for k, row in enumerate(sims)}
     else:
         maps = {str(selected): cosine_similarity_map(table, grid_h, grid_w, selected, num_prefix_tokens=1)}
-    title = STRATEGY_TITLES[strategy]
+    title = STRATEGIES[strategy][0]
     return {
         "title": title,
         "pe": [_pick(row, dims) for row in table],
@@ -196,7 +207,7 @@ def presets_view():
     return PRESETS
 
 
-def resolution_view(from_grid, to_grid, dim, method="timm", seed=0):
+def resolution_change(inputs, from_grid, to_grid, dim, method="timm", seed=0):
     """A learned table resampled from G×G to G′×G′, beside fixed tables recomputed for G′."""
     if from_grid < 1 or to_grid < 1:
         raise ValueError("from_grid and to_grid must be positive")
@@ -223,13 +234,21 @@ def resolution_view(from_grid, to_grid, dim, method="timm", seed=0):
 PERMUTATION_SHARPNESS = 8.0
 
 
+def permutation_demo(inputs, seed=0, shuffle_seed=1):
+    """The ``permutation-demo`` component, on the patches of the stepper it needs."""
+    s = inputs.needed
+    view = permutation_view(inputs.pixels(s["image_size"]), s["image_size"], s["patch"], s["dim"], s["seed"],
+                            shuffle_seed)
+    view["stepper"] = {k: s[k] for k in ("image_size", "patch", "dim", "seed")}
+    return view
+
+
 def permutation_view(pixels, image_size, patch, dim, seed=0, shuffle_seed=1, strategy="sinusoidal"):
     """[CLS] output of one seeded attention layer before and after shuffling the patches.
 
     The layer's logits are sharpened (see self_attention) so that, as in a trained model,
     it does not attend uniformly; the sinusoidal table is the default PE because its unit
     amplitude shows the effect plainly (an untrained learned table has std 0.02)."""
-    check_config(image_size, patch, dim)
     grid = grid_shape(image_size, image_size, patch)
     values = [v / 255.0 for v in pixels]
     in_dim = patch * patch * CHANNELS
@@ -254,7 +273,7 @@ def permutation_view(pixels, image_size, patch, dim, seed=0, shuffle_seed=1, str
     return out
 
 
-def relative_bias_view(window, seed=0):
+def relative_bias(inputs, window, seed=0):
     """Swin: relative position index and the gathered bias for one window (head 0)."""
     rpb = relative_position_bias(window, window, heads=1, seed=seed)
     index, table, bias = rpb.index, rpb.table, rpb.bias
@@ -270,7 +289,7 @@ def relative_bias_view(window, seed=0):
     }
 
 
-def rope_view(grid, dim, base=100.0, seed=0):
+def rope_shift(inputs, grid, dim, base=100.0, seed=0):
     """2D RoPE (rope-vit axial): q·k for one fixed q and k placed at every position."""
     import random
 

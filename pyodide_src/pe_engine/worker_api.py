@@ -6,20 +6,33 @@ in the package is reachable from the page.
 """
 import json
 
-from . import views
+from . import components, views
 
 _state = {"source": None, "source_size": 0, "inputs": {}}
 
 
-def set_source(data, size):
-    """Store a size×size RGB photograph (bytes-like or a JS Uint8Array proxy)."""
-    if hasattr(data, "to_bytes"):
-        data = data.to_bytes()
-    data = bytes(data)
+def set_source(data, size, primed=None, primed_size=0):
+    """Store a size×size RGB photograph (bytes-like or a JS Uint8Array proxy).
+
+    ``primed``: the model input at ``primed_size`` when the page already has it (the build's
+    PNG of the default view holds exactly the bytes model_input computes), so the first view
+    does not wait for the pure-Python resize."""
+    data = _bytes(data)
     if size <= 0 or len(data) != size * size * 3:
         raise ValueError(f"source must hold size*size*3 = {size * size * 3} bytes (got {len(data)})")
     _state.update(source=list(data), source_size=size, inputs={})
+    if primed is not None:
+        primed = _bytes(primed)
+        if len(primed) != primed_size * primed_size * 3:
+            raise ValueError("primed input has the wrong size")
+        _state["inputs"][primed_size] = list(primed)
     return True
+
+
+def _bytes(data):
+    if hasattr(data, "to_bytes"):
+        data = data.to_bytes()
+    return bytes(data)
 
 
 def _pixels(image_size):
@@ -27,7 +40,8 @@ def _pixels(image_size):
         raise ValueError("no source image: call set_source first")
     cache = _state["inputs"]
     if image_size not in cache:
-        cache.clear()
+        for size in [s for s in cache if s != image_size][:-1]:
+            del cache[size]  # keep the most recent other size (the default view's, often)
         cache[image_size] = views.model_input(_state["source"], _state["source_size"], image_size)
     return cache[image_size]
 
@@ -36,30 +50,21 @@ def model_input(image_size):
     return _pixels(image_size)
 
 
-def stepper(image_size, patch, dim, seed=0, strategy="learned", selected=5, heatmap=True):
-    views.check_config(image_size, patch, dim)
-    return views.stepper_view(_pixels(image_size), image_size, patch, dim, seed,
-                              strategies=(strategy,), selected=selected, heatmap=heatmap)
+def _component_call(component):
+    def run(**kwargs):
+        needed = kwargs.pop("needs", None)
+        if component.needs:
+            if not isinstance(needed, dict):
+                raise ValueError(f"{component.name} needs the options of its {component.needs}")
+            needed = components.get(component.needs).view_values(needed, reader=True)
+        return component.compute(views.Inputs(_pixels, needed), kwargs, reader=True)
+    return run
 
 
-def check(image_size, patch, dim):
-    views.check_config(image_size, patch, dim)
-    return {"ok": True, "dims": views.dimensions_view(image_size, patch, dim)}
-
-
-def permutation(image_size, patch, dim, seed=0, shuffle_seed=1, strategy="learned"):
-    return views.permutation_view(_pixels(image_size), image_size, patch, dim, seed, shuffle_seed, strategy)
-
-
-CALLS = {
-    "stepper": stepper,
-    "check": check,
-    "model_input": model_input,
-    "permutation": permutation,
-    "resolution": views.resolution_view,
-    "relative_bias": views.relative_bias_view,
-    "rope": views.rope_view,
-}
+# Every call the page can make: one per component (its name, as in markdown), plus the
+# model input the stepper shows.
+CALLS = {name: _component_call(c) for name, c in components.COMPONENTS.items()}
+CALLS["model_input"] = model_input
 
 
 # Matrices larger than this travel as raw float64 bytes beside the JSON: at ViT-B/16 a

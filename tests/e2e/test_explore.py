@@ -124,16 +124,16 @@ def test_resolution_change(page, server):
         root.get_by_label("Resampling", exact=True).select_option(method)
         root.get_by_label("Fine-tune resolution", exact=True).select_option("8")
         want = resample(old, (8, 8), (4, 4), num_prefix_tokens=1, method=method)
-        z = poll(page, "document.getElementById('resolution-change-1-learned_new').data[0].z",
+        z = poll(page, "document.getElementById('resolution-change-0-learned_new').data[0].z",
                  lambda z: z and len(z) == 65 and ref.max_abs_diff(z, want) < 1e-12)
         assert z[0] == pytest.approx(old[0])  # [CLS] passes through
     root.locator("summary", has_text="The recomputed fixed tables").click()
-    poll(page, "document.getElementById('resolution-change-1-sinusoidal_new').data[0].z.length", lambda n: n == 65)
-    figure_matches(page, "resolution-change-1-sinusoidal_new", sinusoidal_1d(65, 8), 1e-9)
+    poll(page, "document.getElementById('resolution-change-0-sinusoidal_new').data[0].z.length", lambda n: n == 65)
+    figure_matches(page, "resolution-change-0-sinusoidal_new", sinusoidal_1d(65, 8), 1e-9)
     centre = 4 * 8 + 4
     want = cosine_similarity_map(sincos_2d(8, 8, 8, cls_token=True), 8, 8, centre, num_prefix_tokens=1)
-    figure_matches(page, "resolution-change-1-similarity_sincos2d", want, 1e-9)
-    assert page.locator("#resolution-change-1-learned_new").get_attribute("data-source") == "pyodide"
+    figure_matches(page, "resolution-change-0-similarity_sincos2d", want, 1e-9)
+    assert page.locator("#resolution-change-0-learned_new").get_attribute("data-source") == "pyodide"
 
 
 def test_permutation_invariance(page, server):
@@ -152,7 +152,7 @@ def test_permutation_invariance(page, server):
     text = result.text_content()
     diff = float(re.search(r"is ([-0-9.e+]+)", text).group(1))
     assert "With positional" in text and diff > 1e-3
-    assert page.locator("#permutation-demo-2-bars").get_attribute("data-source") == "pyodide"
+    assert page.locator("#permutation-demo-0-bars").get_attribute("data-source") == "pyodide"
 
 
 def png_bytes(size, colour_fn):
@@ -195,7 +195,7 @@ def test_own_image_good_and_bad_files(page, server, tmp_path):
     assert got == pytest.approx([round(v, 3) for v in want["tokens"]["5"]], abs=1.5e-3)
     assert page.locator("[data-input-image]").get_attribute("src").startswith("blob:")
     # Drag and drop goes through the same checks.
-    page.get_by_role("button", name="Back to the astronaut").click()
+    page.get_by_role("button", name="Back to the original image").click()
     expect(page.locator("[data-panel=project] .vec.token")).to_have_text(before)
 
 
@@ -223,14 +223,14 @@ def test_swin_relative_bias_and_rope(page, server):
     page.goto(server.url)
     wait_ready(page)
     page.locator("[data-component=relative-bias]").scroll_into_view_if_needed()  # figures draw near the screen
-    wait_source(page, "relative-bias-3-index")
-    index = figure_data(page, "relative-bias-3-index")
+    wait_source(page, "relative-bias-0-index")
+    index = figure_data(page, "relative-bias-0-index")
     assert index == relative_position_index(3, 3)
-    bias = eventually(lambda: figure_data(page, "relative-bias-3-bias"))
+    bias = eventually(lambda: figure_data(page, "relative-bias-0-bias"))
     assert len(bias) == 9 and bias[0][0] == bias[4][4] == bias[8][8]  # same offset, same entry
     page.locator("[data-component=rope-shift]").scroll_into_view_if_needed()
-    wait_source(page, "rope-shift-4-scores")
-    scores = eventually(lambda: figure_data(page, "rope-shift-4-scores"))
+    wait_source(page, "rope-shift-0-scores")
+    scores = eventually(lambda: figure_data(page, "rope-shift-0-scores"))
     assert len(scores) == 16
     # Shift invariance: every pair with the same offset scores the same.
     assert scores[0][1] == pytest.approx(scores[5][6], abs=1e-12)

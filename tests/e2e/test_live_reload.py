@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import free_port
-from sitebuild import LiveServer, copy_content, live_connection, run
+from sitebuild import LiveServer, copy_content, live_connection, run, tree_hash
 
 OVERLAY = ".build-error-overlay[role=alert]"
 
@@ -16,7 +16,7 @@ OVERLAY = ".build-error-overlay[role=alert]"
 def live(tmp_path):
     content = copy_content(tmp_path)
     server = LiveServer(content, tmp_path / "dist", free_port(), tmp_path / "serve.log")
-    server.content = content
+    server.content, server.out = content, tmp_path / "dist"
     yield server
     server.stop()
 
@@ -83,12 +83,13 @@ def test_only_serve_injects_livereload(live, tmp_path):
     status, served = live.get("about.html")
     assert status == 200
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', served)
-    assert any(s.endswith("js/livereload.js") for s in scripts), scripts
-    status, js = live.get(next(s for s in scripts if s.endswith("livereload.js")))
+    assert "/__live/livereload.js" in scripts, scripts
+    status, js = live.get("/__live/livereload.js")
     assert status == 200 and "EventSource" in js
-
+    # The output folder serve wrote is exactly what build writes: no preview code in it.
     out = tmp_path / "built"
     proc = run("build", content=live.content, out=out)
     assert proc.returncode == 0, proc.stderr
     for page_file in out.glob("*.html"):
         assert "livereload" not in page_file.read_text(encoding="utf-8"), page_file.name
+    assert tree_hash(live.out) == tree_hash(out)

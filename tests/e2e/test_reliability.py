@@ -364,14 +364,14 @@ def test_fault_worker_error_during_a_call(page, server):
     goto_logged(page, server.url)
     wait_ready(page)
     wait_source(page, HEATMAP, "pyodide")
-    err = page.evaluate("""() => window.peEngine.call('stepper', {image_size: 64, patch: 16, dim: 8, strategy: 'nope'})
+    err = page.evaluate("""() => window.peEngine.call('vit-stepper', {image_size: 64, patch: 16, dim: 8, strategy: 'nope'})
         .then(() => null, (e) => e.message)""")
     assert err and "strategy" in err, err
     # A failure below worker_api (Python raising into the worker's JS): still an answer.
     err2 = page.evaluate("""() => window.peEngine.send({type: 'source', bytes: null, size: 5})
         .then(() => null, (e) => e.message)""")
     assert err2, "a broken source message should be rejected"
-    err3 = page.evaluate("""() => window.peEngine.call('stepper', {image_size: 64, patch: 16, dim: 8, bogus: 1})
+    err3 = page.evaluate("""() => window.peEngine.call('vit-stepper', {image_size: 64, patch: 16, dim: 8, bogus: 1})
         .then(() => null, (e) => e.message)""")
     assert err3 and "bogus" in err3, err3
     assert engine_status(page)[0] == "ready"
@@ -494,7 +494,7 @@ def test_fuzz_500_interactions(page, server, tmp_path):
     wait_ready(page)
     page.get_by_text("Change the sizes, or use your own image").click()
     steps = ["Input", "Patch", "Project", "Flatten", "Add Pos"]
-    presets = page.eval_on_selector_all('[data-param="preset"] option', "os => os.map(o => o.value).filter(Boolean)")
+    presets = page.eval_on_selector_all('[data-option="preset"] option', "os => os.map(o => o.value).filter(Boolean)")
     small_presets = [p for p in presets if "Ti" in p or "S/" in p]
     counts: dict[str, int] = {}
     t0 = time.monotonic()
@@ -667,7 +667,7 @@ def upload_and_expect_refusal(page, path, mime, needle):
     expect(message).to_contain_text(needle)
     expect(message).to_contain_text("The previous image stays")
     assert image.get_attribute("src") == before
-    expect(page.get_by_role("button", name="Back to the astronaut")).to_be_hidden()
+    expect(page.get_by_role("button", name="Back to the original image")).to_be_hidden()
     return message.text_content()
 
 

@@ -70,7 +70,6 @@ export class Engine {
                              sent: Math.round(msg.at - performance.timeOrigin), received: Math.round(performance.now()) });
       }
       if (msg.type === "phase") this.status("loading", msg.text);
-      else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
       else if (msg.type === "failed") fail(msg.text);
       else if (msg.type === "ready") {
         worker.onerror = (e) => this.crashed(e.message || "worker error");

@@ -1,14 +1,18 @@
-// Image size, patch size, embedding dimension and model presets, with the live
-// dimension table. The engine validates; a bad combination shows its message and
-// the last valid view stays on screen.
+// Image size, patch size, embedding dimension and model presets, with the live dimension
+// table. Values are checked here with the component's schema (the rules the build and the
+// engine use); a bad combination shows its message and the last valid view stays.
+import { problems } from "./schema.js";
 
-export function mountParameters(root, data, engine, store) {
+const group = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); // no Intl: its first use loads ICU data
+
+export function mountParameters(root, data, component, store) {
   const form = root.querySelector("[data-param-form]");
   const error = root.querySelector("[data-param-error]");
   const table = root.querySelector("[data-dimension-table]");
-  const field = (name) => form.querySelector(`[data-param="${name}"]`);
-  const presets = data.presets || {};
+  const field = (name) => form.querySelector(`[data-option="${name}"]`);
+  const presets = data.view.presets || {};
   const note = root.querySelector("[data-parameters] summary");
+  const sizes = ["image_size", "patch", "dim"];
   let enabled = false;
 
   for (const control of form.elements) control.disabled = true;
@@ -16,12 +20,12 @@ export function mountParameters(root, data, engine, store) {
 
   function showDims(d) {
     const set = (key, text) => { const cell = table.querySelector(`[data-dim="${key}"]`); if (cell) cell.textContent = text; };
-    set("num_patches", d.num_patches.toLocaleString("en"));
-    set("seq_len", d.seq_len.toLocaleString("en"));
+    set("num_patches", group(d.num_patches));
+    set("seq_len", group(d.seq_len));
     set("E_shape", `${d.E_shape[0]} × ${d.E_shape[1]}`);
     set("E_pos_shape", `${d.E_pos_shape[0]} × ${d.E_pos_shape[1]}`);
-    set("E_params", d.E_params.toLocaleString("en"));
-    set("E_pos_params", d.E_pos_params.toLocaleString("en"));
+    set("E_params", group(d.E_params));
+    set("E_pos_params", group(d.E_pos_params));
   }
 
   function showError(message) {
@@ -29,20 +33,16 @@ export function mountParameters(root, data, engine, store) {
     error.hidden = !message;
   }
 
-  async function apply(values) {
-    try {
-      const { dims } = await engine.call("check", { image_size: values.image_size, patch: values.patch, dim: values.dim });
-      showError("");
-      showDims(dims);
-      store.set(values);
-    } catch (err) {
-      showError(`${err.message}. The last valid view stays.`);
+  // A select must be able to show a preset's value: add it if the build did not offer it.
+  function setField(name, value) {
+    const control = field(name);
+    if (control.tagName === "SELECT" && ![...control.options].some((opt) => Number(opt.value) === value)) {
+      const opt = document.createElement("option");
+      opt.value = String(value);
+      opt.textContent = `${value} px`;
+      control.append(opt);
     }
-  }
-
-  function readForm() {
-    return { image_size: Number(field("image_size").value), patch: Number(field("patch").value),
-             dim: Number(field("dim").value) };
+    control.value = String(value);
   }
 
   form.addEventListener("submit", (e) => e.preventDefault());
@@ -51,32 +51,32 @@ export function mountParameters(root, data, engine, store) {
     if (e.target === field("preset")) {
       const preset = presets[field("preset").value];
       if (!preset) return;
-      field("image_size").value = String(preset.image_size);
-      field("patch").value = String(preset.patch);
-      field("dim").value = String(preset.dim);
+      for (const name of sizes) setField(name, preset[name]);
     } else {
       field("preset").value = "";
     }
-    const values = readForm();
-    if (!Number.isInteger(values.dim)) return showError("Embedding dimension must be a whole number.");
-    const n = (values.image_size / values.patch) ** 2;
-    apply({ ...values, selected: Math.min(store.get().selected, Math.max(0, Math.floor(n) - 1)) });
+    const values = Object.fromEntries(sizes.map((name) => [name, Number(field(name).value)]));
+    const wrong = problems(component, values);
+    if (wrong.length) return showError(`${wrong[0]} The last valid view stays.`);
+    showError("");
+    const n = Math.floor(values.image_size / values.patch) ** 2;
+    store.set({ ...values, selected: Math.min(store.get().selected, Math.max(0, n - 1)) });
   });
 
   store.subscribe((s, changed) => {
-    if (!["image_size", "patch", "dim"].some((k) => changed.has(k))) return;
-    field("image_size").value = String(s.image_size);
-    field("patch").value = String(s.patch);
-    field("dim").value = String(s.dim);
-    if (enabled) engine.call("check", { image_size: s.image_size, patch: s.patch, dim: s.dim })
-      .then(({ dims }) => showDims(dims), () => {});
+    if (!sizes.some((k) => changed.has(k))) return;
+    for (const name of sizes) setField(name, s[name]);
   });
 
   return {
+    showView: (view) => showDims(view.dims),
     enable() {
       enabled = true;
       for (const control of form.elements) control.disabled = false;
       delete note.dataset.waiting;
+    },
+    unavailable() {
+      note.dataset.waiting = "failed";
     },
   };
 }

@@ -15,9 +15,8 @@ export function get() {
 export function set(patch) {
   const changed = Object.keys(patch).filter((k) => state[k] !== patch[k]);
   if (!changed.length) return;
-  const previous = state;
   state = { ...state, ...patch };
-  for (const fn of listeners) fn(state, new Set(changed), previous);
+  for (const fn of listeners) fn(state, new Set(changed));
 }
 
 export function subscribe(fn) {

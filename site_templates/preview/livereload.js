@@ -1,8 +1,10 @@
-// Live preview only (build.py serve injects this script; a normal build never does).
-// After a prose edit the new article text is patched into the open page, keeping the live
-// components as they are; after anything else the page reloads. A failed build shows its
-// error over the page.
+// Live preview only: build.py serve adds this script to each page as it serves it (the
+// built files never contain it). After a prose edit the new article text is patched into
+// the open page, keeping the live components as they are; after anything else the page
+// reloads. A failed build shows its error over the page. Every event names the build now
+// served: a page that missed one (it loaded just before a rebuild) reloads.
 
+let build = document.querySelector("script[data-build]")?.dataset.build;
 const events = new EventSource("/__live/events");
 let overlay = null;
 
@@ -43,15 +45,21 @@ async function patchProse() {
   return true;
 }
 
+events.addEventListener("hello", (event) => {
+  if (JSON.parse(event.data) !== build) location.reload();
+});
 events.addEventListener("reload", async (event) => {
-  const kind = JSON.parse(event.data || '""');
+  const { build: next, data: kind } = JSON.parse(event.data);
   if (kind === "content") {
     try {
-      if (await patchProse()) return;
+      if (await patchProse()) { build = next; return; }
     } catch (err) {
       console.warn("live reload: patching failed, reloading", err);
     }
   }
   location.reload();
 });
-events.addEventListener("failure", (event) => showFailure(JSON.parse(event.data)));
+events.addEventListener("failure", (event) => {
+  const message = JSON.parse(event.data);
+  showFailure(typeof message === "string" ? message : message.data);
+});

@@ -1,7 +1,8 @@
-// Shuffle patches through one seeded attention layer, with and without positional embedding.
+// Shuffle patches through one seeded attention layer, with and without positional embedding
+// (`permutation-demo`; it uses the patches of the stepper before it: `data.needs`).
 import * as plots from "../plots.js";
 
-export function mountPermutation(root, data, engine) {
+export function mount(root, data, engine) {
   const button = root.querySelector("[data-shuffle]");
   const toggle = root.querySelector("[data-add-pe]");
   const order = root.querySelector("[data-order]");
@@ -24,14 +25,17 @@ export function mountPermutation(root, data, engine) {
   }
 
   button.addEventListener("click", async () => {
+    if (engine.state === "failed") {
+      result.textContent = "Shuffling needs the live engine, which could not start. The pre-computed example stays.";
+      return;
+    }
     if (engine.state !== "ready") {
       result.textContent = "The live engine is still starting; shuffling needs it. Try again in a moment.";
       return;
     }
     shuffle += 1;
     try {
-      view = await engine.call("permutation", { ...view.stepper, shuffle_seed: shuffle, strategy: view.config.strategy });
-      view.stepper = data.view.stepper;
+      view = await engine.call("permutation-demo", { seed: data.options.seed, shuffle_seed: shuffle, needs: data.needs });
       source = "pyodide";
       await show();
     } catch (err) {
