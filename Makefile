@@ -49,7 +49,7 @@ check: setup
 	$(PY) build.py check
 
 bench: setup browsers
-	PYTHONPATH=pyodide_src $(PY) -m pe_engine.bench
+	$(PY) tests/bench/bench_engine.py
 	$(PY) tests/bench/bench_page.py
 
 clean:

@@ -14,8 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "pyodide_src" / "pe_engine"
 
 
-# the benchmark's optional numpy reference, imported inside a function only
-OPTIONAL = {("bench.py", "reference_calls"): {"numpy", "references"}}
+sys.path.insert(0, str(ROOT / "tests" / "bench"))
 
 
 def _imports(tree):
@@ -41,14 +40,13 @@ def test_engine_modules_import_only_stdlib():
         tree = ast.parse(path.read_text(), filename=str(path))
         for func, name in _imports(tree):
             top = name.split(".")[0]
-            ok = top in allowed or top in OPTIONAL.get((path.name, func), ())
-            assert ok, "%s imports %s" % (path.name, name)
+            assert top in allowed, "%s imports %s" % (path.name, name)
 
 
 def test_import_in_isolated_interpreter_loads_no_third_party_module():
     code = (
         "import sys; sys.path.insert(0, %r)\n"
-        "import pe_engine, pe_engine.bench\n"
+        "import pe_engine, pe_engine.components, pe_engine.worker_api\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names"
         " and m.split('.')[0] not in ('pe_engine', '__main__'))\n"
         "print(bad)\n" % str(ROOT / "pyodide_src")
@@ -59,7 +57,7 @@ def test_import_in_isolated_interpreter_loads_no_third_party_module():
 
 
 def test_seeded_outputs_are_deterministic():
-    from pe_engine.bench import fingerprints
+    from bench_engine import fingerprints
     assert fingerprints() == fingerprints()
 
 
@@ -67,7 +65,7 @@ def test_seeded_outputs_are_deterministic():
                     or not (ROOT / "node_modules" / "pyodide" / "pyodide.mjs").exists(),
                     reason="node or the pyodide npm package is missing")
 def test_pyodide_gives_bit_identical_seeded_outputs():
-    from pe_engine.bench import fingerprints
+    from bench_engine import fingerprints
     proc = subprocess.run(["node", str(ROOT / "tests" / "bench" / "engine_pyodide.mjs"), "1",
                            "--fingerprints-only"], capture_output=True, text=True,
                           timeout=300, cwd=ROOT)

@@ -1,5 +1,5 @@
-// Pyodide half of the pe_engine benchmark: run pe_engine.bench.time_calls
-// inside Pyodide (Node) and print one JSON line
+// Pyodide half of the pe_engine benchmark: run bench_engine.time_calls (beside this
+// file) inside Pyodide (Node) and print one JSON line
 // {"python": ..., "times": {name: ms}, "fingerprints": {name: sha256}}.
 // Usage: node tests/bench/engine_pyodide.mjs [repeats] [--fingerprints-only]
 import { loadPyodide } from "../../node_modules/pyodide/pyodide.mjs";
@@ -19,10 +19,11 @@ for (const name of readdirSync(pkgDir)) {
     pyodide.FS.writeFile(`/engine/pe_engine/${name}`, readFileSync(join(pkgDir, name)));
   }
 }
+pyodide.FS.writeFile("/engine/bench_engine.py", readFileSync(join(here, "bench_engine.py")));
 const out = pyodide.runPython(`
 import json, sys
 sys.path.insert(0, "/engine")
-from pe_engine.bench import fingerprints, time_calls
+from bench_engine import fingerprints, time_calls
 json.dumps({"python": sys.version.split()[0],
             "times": time_calls(${repeats}) if ${timing ? "True" : "False"} else {},
             "fingerprints": fingerprints()})

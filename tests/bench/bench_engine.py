@@ -1,10 +1,11 @@
 """Benchmark at ViT-B/16 sizes: engine on CPython vs a numpy reference, and
-the same engine inside Pyodide under Node.
+the same engine inside Pyodide under Node (tests/bench/engine_pyodide.mjs runs this
+module there too).
 
-    PYTHONPATH=pyodide_src python -m pe_engine.bench [--repeats N]
+    .venv/bin/python tests/bench/bench_engine.py [--repeats N]
 
-Imports nothing outside the standard library at module level; numpy (via
-tests/references.py) is only imported inside ``reference_calls``.
+Imports nothing outside the standard library at module level (it also runs in Pyodide);
+numpy (via tests/references.py) is only imported inside ``reference_calls``.
 """
 
 import hashlib
@@ -17,15 +18,18 @@ import subprocess
 import sys
 import time
 
-from .encodings import learned, learned_2d, relative_position_bias, sincos_2d, sinusoidal_1d
-from .projection import init_cls_token, init_projection
-from .resample import resample
-from .similarity import cosine_similarity_map
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if os.path.isdir(os.path.join(ROOT, "pyodide_src")):
+    sys.path.insert(0, os.path.join(ROOT, "pyodide_src"))
+
+from pe_engine.encodings import learned, learned_2d, relative_position_bias, sincos_2d, sinusoidal_1d  # noqa: E402
+from pe_engine.projection import init_cls_token, init_projection  # noqa: E402
+from pe_engine.resample import resample  # noqa: E402
+from pe_engine.similarity import cosine_similarity_map  # noqa: E402
 
 __all__ = ["engine_calls", "time_calls", "fingerprints", "main"]
 
 GRID, DIM, NEW_GRID = 14, 768, 24
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def engine_calls():
