@@ -359,42 +359,44 @@ NESTING_PREFIX = re.compile(r"\s{0,3}(?:>|[-*+](?=\s)|\d{1,9}[.)](?=\s))\s?")
 
 
 def check_limits(source: Source, limits: Limits) -> list[ContentError]:
-    """Lines, nesting, link brackets and emphasis runs within Limits (README: "Content limits")."""
-    errors = []
+    """Lines, nesting, link brackets and emphasis runs within Limits (README: "Content limits").
+    Each kind of problem is reported once, on its first line."""
+    found: dict[str, ContentError] = {}
+
+    def problem(kind: str, line: int, message: str) -> None:
+        found.setdefault(kind, ContentError(source.path, line, message))
+
     brackets, block_start = 0, 0
     fence = None
     for n, line in enumerate(source.text.split("\n"), 1):
         if len(line) > limits.line_chars:
-            errors.append(ContentError(source.path, n, f"line is {len(line)} characters long; the limit is "
-                                                       f"{limits.line_chars} (break it up)"))
+            problem("line", n, f"line is {len(line)} characters long; the limit is {limits.line_chars} (break it up)")
             continue
         m = FENCE_RE.match(line)
         if fence or m:
             if m and (fence is None or (m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence))):
                 fence = None if fence else m.group(1)
             continue
-        depth, rest = 0, line.expandtabs(4)
-        indent = len(rest) - len(rest.lstrip(" "))
-        depth += indent // 4
+        rest = line.expandtabs(4)
+        depth = (len(rest) - len(rest.lstrip(" "))) // 4
         rest = rest.lstrip(" ")
         while (p := NESTING_PREFIX.match(rest)) and p.end() > 0:
             depth += 1
             rest = rest[p.end():]
         if depth > limits.nesting:
-            errors.append(ContentError(source.path, n, f"lists, quotes or indentation nest {depth} levels deep; "
-                                                       f"the limit is {limits.nesting}"))
+            problem("nesting", n, f"lists, quotes or indentation nest {depth} levels deep; the limit is {limits.nesting}")
         run = max((len(r) for r in re.findall(r"[*_]{2,}", line)), default=0)
         if run > limits.emphasis_run:
-            errors.append(ContentError(source.path, n, f"{run} '*' or '_' in a row; the limit is {limits.emphasis_run}"))
+            problem("emphasis", n, f"{run} '*' or '_' in a row; the limit is {limits.emphasis_run}")
         if not line.strip():
             brackets, block_start = 0, n + 1
         else:
             before = brackets
             brackets += line.count("[")
             if before <= limits.brackets_per_block < brackets:
-                errors.append(ContentError(source.path, n, f"this paragraph (from line {block_start}) has more than "
-                                                           f"{limits.brackets_per_block} '[' characters"))
-    return errors
+                problem("brackets", n, f"this paragraph (from line {block_start}) has more than "
+                                       f"{limits.brackets_per_block} '[' characters")
+    return sorted(found.values(), key=lambda e: e.line)
 
 
 # ---- component directives:  ::: name / key: value lines / :::
@@ -818,7 +820,7 @@ def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS) -> 
         other = outputs.setdefault(page.output_name, page)
         if other is not page and not (page.is_index and other.is_index):  # two indexes: reported above
             why = f"{other.source.path.name} (index: true, line {other.line_of(r'index:')})" if other.is_index \
-                else other.source.path.name
+                else f"{other.source.path.name} (line 1)"
             errors.append(ContentError(page.source.path, page.line_of(r"index\s*:") if page.is_index else 1,
                                        f"this page and {why} would both be written to {page.output_name}"))
     for page in pages:
@@ -1483,8 +1485,22 @@ def read_and_check(folders: Folders, parse: Callable | None = None) -> list[Page
     if not errors:
         errors += compute_views(pages, folders)
     if errors:
-        raise BuildFailed(sorted(errors, key=lambda e: (str(e.path), e.line)))
+        raise BuildFailed(capped(sorted(errors, key=lambda e: (str(e.path), e.line))))
     return pages
+
+
+def capped(errors: list[ContentError], per_file: int = 25) -> list[ContentError]:
+    """At most ``per_file`` problems of each file, and a line saying how many more there are."""
+    out, counts = [], {}
+    for e in errors:
+        counts[e.path] = counts.get(e.path, 0) + 1
+        if counts[e.path] <= per_file:
+            out.append(e)
+    for path, n in counts.items():
+        if n > per_file:
+            last = max(e.line for e in errors if e.path == path)
+            out.append(ContentError(path, last, f"… and {n - per_file} more problems in this file"))
+    return sorted(out, key=lambda e: (str(e.path), e.line))
 
 
 class Builder:
@@ -1756,6 +1772,13 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.report(), file=sys.stderr)
         print(f"build failed; {display_path(folders.out)}/ was left as it was", file=sys.stderr)
         return 1
+    except Exception as exc:  # a bug, not the content's fault: say so without a traceback
+        if os.environ.get("PE_DEBUG"):
+            raise
+        print(f"error: build.py failed unexpectedly ({type(exc).__name__}: {clip(str(exc), 300)}). "
+              f"{display_path(folders.out)}/ was left as it was. This is a bug in build.py: please report "
+              "it with the content that caused it (PE_DEBUG=1 shows the traceback).", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
