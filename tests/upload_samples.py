@@ -360,6 +360,12 @@ def cases():
         "exif-thumbnail.jpg": (jpeg_with_huge_thumbnail(), accepted(640, 480)),
         "sof1-extended.jpg": (sof_marker(small, 0xC1), accepted(64, 48)),
         "at-the-limit.jpg": (jpeg_with_metadata_first(small, b"", size=(8000, 5000)), accepted(8000, 5000)),
+        "rotated.jpg": (jpeg(600, 400, exif=exif_bytes(6)), accepted(400, 600)),
+        "rotated-exif-after-sof.jpg": (jpeg_exif_after_sof(jpeg(600, 400), exif_bytes(8)), accepted(400, 600)),
+        "upside-down.jpg": (jpeg(600, 400, exif=exif_bytes(3)), accepted(600, 400)),
+        "first-exif-counts.jpg": (jpeg_with_metadata_first(jpeg(600, 400, exif=exif_bytes(6)),
+                                                             app_segment(0xE1, exif_bytes(1))), accepted(600, 400)),
+        "rotated-big-endian.jpg": (jpeg(600, 400, exif=exif_big_endian(5)), accepted(400, 600)),
         # ---- GIF
         "frame-offset-beyond-screen.gif": (gif_frame_beyond_screen((100, 100), (7990, 7990, 10, 10)),
                                            refused("8000 × 8000 pixels")),
@@ -378,6 +384,8 @@ def cases():
         "ihdr-not-first.png": (png_ihdr_not_first((100, 100)), refused(UNREADABLE)),
         "zero-width.png": (png(0, 100), refused(UNREADABLE)),
         "small.png": (pillow_bytes(picture(64, 48), "PNG"), accepted(64, 48)),
+        "rotated.png": (png_with_exif(6, before_idat=True), accepted(400, 600)),
+        "exif-after-image-data.png": (png_with_exif(6, before_idat=False), accepted(600, 400)),
     })
     return out
 
@@ -385,6 +393,26 @@ def cases():
 def patch(data, offset, change):
     """``data`` with the byte at ``offset`` replaced by change(byte)."""
     return data[:offset] + bytes([change(data[offset])]) + data[offset + 1:]
+
+
+def jpeg_exif_after_sof(data, exif):
+    """An EXIF segment between the frame header and the image data (libjpeg reads it)."""
+    pos, _, length = next(seg for seg in jpeg_segments(data) if seg[1] == 0xC0)
+    return data[:pos + 2 + length] + app_segment(0xE1, exif) + data[pos + 2 + length:]
+
+
+def exif_big_endian(orientation):
+    """The Exif header, a big-endian (MM) TIFF header and IFD0 with one entry: Orientation."""
+    return b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01" + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + b"\0" * 4
+
+
+def png_with_exif(orientation, before_idat):
+    """A 600 × 400 PNG with an eXIf chunk (a TIFF structure, without the Exif header) before
+    or after IDAT; Chromium turns the picture only by one before IDAT."""
+    data = pillow_bytes(picture(600, 400), "PNG")
+    chunk = png_chunk(b"eXIf", exif_bytes(orientation)[6:])
+    at = 33 if before_idat else len(data) - 12  # after IHDR, or before IEND
+    return data[:at] + chunk + data[at:]
 
 
 def png(width, height):

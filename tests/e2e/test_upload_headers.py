@@ -13,9 +13,9 @@ these files takes 256 MB (the GIF) to 1 GB (the WebP) at least, all of it outsid
 heap, so the process peak is what shows a decode; the heap shows a parser that held the file.
 
 Good files are taken, with the centre square shown: lossy and lossless WebP, a
-progressive JPEG with EXIF, an animated GIF, and a JPEG whose frame header is beyond
-64 KB. The header size of every accepted case of the unit test is also compared with the
-size Chromium decodes the file to.
+progressive JPEG with EXIF, an animated GIF, a JPEG whose frame header is beyond 64 KB,
+and a JPEG turned by its EXIF orientation. The header size of every accepted case of the
+unit test is also compared with the size Chromium decodes the file to.
 """
 import os
 import sys
@@ -196,6 +196,9 @@ def good_files():
     BORDER bands, larger than the 384-pixel source so the header size sets the crop."""
     marked = samples.centre_marked
     frames = [marked(600, 450)] + [marked(600, 450, centre=(40, 200, 40)) for _ in range(3)]
+    # Stored 600 × 450 and turned a quarter by orientation 8: shown as 450 × 600, the centre
+    # square still centred (the marking is symmetric).
+    turned = marked(600, 450)
     return {
         "lossy.webp": (samples.pillow_bytes(marked(600, 450), "WEBP", quality=90), "image/webp"),
         "lossless.webp": (samples.pillow_bytes(marked(450, 620), "WEBP", lossless=True), "image/webp"),
@@ -206,6 +209,8 @@ def good_files():
         "metadata-first.jpg": (samples.jpeg_with_metadata_first(
             samples.pillow_bytes(marked(600, 450), "JPEG", quality=92),
             samples.xmp_segments(150_000) + samples.icc_segments(2)), "image/jpeg"),
+        "turned-by-exif.jpg": (samples.pillow_bytes(turned, "JPEG", quality=92, exif=samples.exif_bytes(8)),
+                               "image/jpeg"),
     }
 
 

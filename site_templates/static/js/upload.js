@@ -14,7 +14,7 @@ const SIGNATURES = [
 // held at a time.
 const WINDOW = 64 * 1024;
 const MAX_SCAN = 16 * 1024 * 1024;  // a JPEG frame header must start within this many bytes,
-const MAX_MARKERS = 4096;           // and within this many markers
+const MAX_MARKERS = 4096;           // and within this many markers (PNG eXIf: chunks)
 const MAX_BLOCKS = 50_000;          // GIF blocks (extensions and frames), WebP chunks
 
 export function sniff(bytes) {
@@ -56,27 +56,48 @@ const sized = (dims, extent = dims) => (dims[0] > 0 && dims[1] > 0 ? { dims, ext
 // largest size any part of the file asks for, which the limit applies to.
 const PARSERS = { PNG: pngSize, JPEG: jpegSize, GIF: gifSize, WebP: webpSize };
 
-// PNG: IHDR must be the first chunk (13 bytes: width, height, ...).
+// PNG: IHDR must be the first chunk (13 bytes: width, height, ...). The browser turns the
+// picture by the orientation in the first eXIf chunk before the image data, so the chunks
+// before IDAT are walked for that (within the JPEG bounds; past them, no turn is assumed).
 async function pngSize(src) {
   const b = await src.at(0, 24);
   if (b.length < 24 || u32be(b, 8) !== 13 || text(b, 12, 4) !== "IHDR") return null;
-  return sized([u32be(b, 16), u32be(b, 20)]);
+  const size = [u32be(b, 16), u32be(b, 20)];
+  let orientation = 1;
+  for (let pos = 33, chunks = 0; pos < MAX_SCAN && chunks < MAX_MARKERS; chunks++) {
+    const c = await src.at(pos, 8);
+    if (c.length < 8 || text(c, 4, 4) === "IDAT") break;
+    const length = u32be(c, 0);
+    if (text(c, 4, 4) === "eXIf") {
+      if (length <= WINDOW) orientation = exifOrientation((await src.at(pos + 8, length)).subarray(0, length)) || 1;
+      break;
+    }
+    pos += 12 + length;
+  }
+  return sized(turned(size, orientation));
 }
 
-// JPEG: the markers are walked as libjpeg walks them, to the first frame header (SOFn),
-// wherever it is: bytes before an 0xFF and fill bytes 0xFF are skipped (so is 0xFF 0x00),
-// RSTn and TEM have no length, every other marker is followed by its length. The image
-// data (SOS) or the end (EOI) before a frame header means no size; so do the bounds.
+// EXIF orientations 5 to 8 turn the picture a quarter: the browser swaps the sides.
+const turned = ([width, height], orientation) => (orientation >= 5 ? [height, width] : [width, height]);
+
+// JPEG: the markers are walked as libjpeg walks them, to the image data (SOS): bytes before
+// an 0xFF and fill bytes 0xFF are skipped (so is 0xFF 0x00), RSTn and TEM have no length,
+// every other marker is followed by its length. The first frame header (SOFn) has the
+// size; the first EXIF segment before SOS, the orientation. No frame header before SOS or
+// the end (EOI), or within the bounds, means no size.
 const SOF = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
 
 async function jpegSize(src) {
+  let frame = null;
+  let orientation = 0;
+  const result = () => frame && sized(turned(frame, orientation));
   let pos = 2;
   for (let markers = 0; markers < MAX_MARKERS; markers++) {
     let marker = -1;
     while (marker < 0) {
-      if (pos >= MAX_SCAN) return null;
+      if (pos >= MAX_SCAN) return result();
       const b = await src.at(pos, 2);
-      if (b.length < 2) return null;
+      if (b.length < 2) return result();
       let i = 0;
       while (i + 1 < b.length && !(b[i] === 0xff && b[i + 1] !== 0xff && b[i + 1] !== 0x00)) i++;
       if (i + 1 < b.length) marker = b[i + 1];
@@ -84,18 +105,40 @@ async function jpegSize(src) {
     }
     pos += 2;  // past 0xFF and the marker
     if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) continue;
-    if (marker === 0xd8 || marker === 0xd9 || marker === 0xda) return null;
-    const b = await src.at(pos, 7);
-    if (b.length < 2) return null;
+    if (marker === 0xd8 || marker === 0xd9 || marker === 0xda) return result();
+    const b = await src.at(pos, 8);
+    if (b.length < 2) return result();
     const length = u16be(b, 0);
-    if (length < 2) return null;
-    if (SOF.has(marker)) {
+    if (length < 2) return result();
+    if (SOF.has(marker) && !frame) {
       if (b.length < 7 || length < 7) return null;
-      return sized([u16be(b, 5), u16be(b, 3)]);  // the frame header: length, precision, height, width
+      frame = [u16be(b, 5), u16be(b, 3)];  // the frame header: length, precision, height, width
+    } else if (marker === 0xe1 && !orientation && length >= 16 && text(b, 2, 6) === "Exif\0\0") {
+      orientation = exifOrientation((await src.at(pos + 8, length - 8)).subarray(0, length - 8)) || 1;
     }
     pos += length;
   }
-  return null;
+  return result();
+}
+
+// The Orientation tag (0x0112) of IFD0 in a TIFF structure, or 0.
+function exifOrientation(t) {
+  const little = text(t, 0, 2) === "II";
+  if (!little && text(t, 0, 2) !== "MM") return 0;
+  const u16 = (i) => (little ? u16le(t, i) : u16be(t, i));
+  const u32 = (i) => (little ? u32le(t, i) : u32be(t, i));
+  if (t.length < 8 || u16(2) !== 42) return 0;
+  const ifd = u32(4);
+  if (ifd + 2 > t.length) return 0;
+  for (let k = 0, n = u16(ifd); k < n; k++) {
+    const e = ifd + 2 + 12 * k;
+    if (e + 12 > t.length) return 0;
+    if (u16(e) === 0x0112) {
+      const value = u16(e + 8);
+      return u16(e + 2) === 3 && value >= 1 && value <= 8 ? value : 0;
+    }
+  }
+  return 0;
 }
 
 // GIF: the logical screen, then every block to the trailer. Extensions and image data are
