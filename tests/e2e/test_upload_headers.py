@@ -176,7 +176,7 @@ def test_hostile_size_is_refused_before_decoding(page, server, name):
     message = page.locator("[data-upload-message]")
     expect(message).to_have_attribute("data-kind", "error")
     assert image.get_attribute("src") == src_before
-    expect(page.get_by_role("button", name="Back to the astronaut")).to_be_hidden()
+    expect(page.get_by_role("button", name="Back to the original image")).to_be_hidden()
     assert figure_data(page, HEATMAP) == z_before
     assert heap_after["used"] - heap_before["used"] < HEAP_GROWTH_MB, (heap_before, heap_after)
     assert heap_after["backing"] - heap_before["backing"] < HEAP_GROWTH_MB, (heap_before, heap_after)
