@@ -322,3 +322,47 @@ def test_record_summary_is_consistent(committed):
         assert c["test_accuracy"] == c["test_correct"] / record["data"]["test"]
     sims = record["similarity"]["tables"]
     assert set(sims) >= {"learned (trained)", "learned (init)", "sincos"}
+
+
+def _numpy_neighbour_far(pe, gh, gw, far=3):
+    sim = R.similarity_matrix(np.asarray(pe)[1:])
+    r, c = np.divmod(np.arange(gh * gw), gw)
+    dr, dc = np.abs(r[:, None] - r[None, :]), np.abs(c[:, None] - c[None, :])
+    upper = np.triu(np.ones_like(sim, dtype=bool), 1)
+    near = upper & (dr + dc == 1)
+    farm = upper & (np.maximum(dr, dc) >= far)
+    return sim[near].mean(), sim[farm].mean(), int(near.sum()), int(farm.sum())
+
+
+@pytest.mark.parametrize("gh, gw", [(8, 8), (3, 5), (6, 4)])
+def test_neighbour_far_similarity_matches_numpy(gh, gw):
+    pe = np.random.default_rng(gh * gw).normal(size=(gh * gw + 1, 12)).tolist()
+    got = E.neighbour_far_similarity(pe, (gh, gw))
+    nm, fm, nn, nf = _numpy_neighbour_far(pe, gh, gw)
+    A([got["neighbour_mean"], got["far_mean"]], [nm, fm], atol=1e-12)
+    assert (got["neighbour_pairs"], got["far_pairs"]) == (nn, nf)
+    A(got["gap"], nm - fm, atol=1e-12)
+
+
+def test_record_similarity_recomputed_by_engine(committed):
+    _, record, bundle = committed
+    sims = record["similarity"]
+    blank = set(sims["blank_slots"])
+    tables = {name + " (trained)": m.pos for name, m in bundle["models"].items() if m.pe == "learned"}
+    tables["learned (init)"] = learned(65, 32, seed=record["seed"])
+    tables["sincos"] = sincos_2d(8, 8, 32, cls_token=True)
+    assert set(tables) == set(sims["tables"])
+    for name, table in tables.items():
+        got = E.neighbour_far_similarity(table, 8, blank=blank)
+        for key, value in sims["tables"][name].items():
+            A(got[key], value, atol=1e-12, err_msg="%s %s" % (name, key))
+    assert sims["tables"]["learned (init)"]["gap"] < 0.05 < sims["tables"]["learned (trained)"]["gap"]
+
+
+def test_from_canvas_matches_block_counts():
+    # load_digits' own recipe: 32x32 bitmaps counted over 4x4 blocks -> 0..16
+    rng = np.random.default_rng(5)
+    bitmap = rng.integers(0, 2, (32, 32))
+    got = E.from_canvas((bitmap * 255).ravel().tolist(), 32, 32)
+    A(np.array(got).reshape(8, 8), bitmap.reshape(8, 4, 8, 4).sum((1, 3)), atol=1e-12)
+    assert len(E.from_canvas([0] * (280 * 280), 280, 280)) == 64

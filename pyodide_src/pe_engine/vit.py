@@ -22,7 +22,8 @@ stored in x @ W layout (in_features x out_features), transposed at load time.
 
 Speed.  Sums over features use built-in sum (Neumaier-compensated in Python
 3.12+, plain in 3.11: results agree across runtimes to ~1e-15, not bit for
-bit).  Sums over tokens use math.fsum, so a permutation of the patch tokens
+bit).  Sums over tokens use math.fsum (in the depth-1 fast path, every one that
+does not involve the positional table), so a permutation of the patch tokens
 gives a bit-identical [CLS] output when the model has no positional table.
 When the first block is also the last (depth 1), its input is affine in the
 pixels and LN1 only adds a per-token scale, so the [CLS] attention is folded
@@ -40,15 +41,15 @@ from operator import mul
 from ._checks import positive_int, size_pair
 from ._random import seeded_permutation
 from .encodings import sincos_2d
-from .images import resize_area
 from .patches import patchify
 from .resample import METHODS, resample
+from .similarity import similarity_matrix
 
 __all__ = [
     "FORMAT", "FORMAT_VERSION", "PE_KINDS", "METHODS",
     "read_safetensors", "load", "ViT", "model_from_tensors",
     "pos_table", "upsample", "from_canvas", "image_patches", "shuffle_orders",
-    "forward", "predict", "accuracy",
+    "forward", "predict", "accuracy", "neighbour_far_similarity",
     "layer_norm", "linear", "gelu", "softmax",
 ]
 
@@ -321,13 +322,37 @@ def upsample(pixels, size, new_size):
     return [r[0] for r in out]
 
 
+def _box_weights(n_in, n_out):
+    """Area (box-filter) weights: row i lists (source index, share) summing to 1."""
+    scale = n_in / n_out
+    rows = []
+    for i in range(n_out):
+        lo, hi = i * scale, (i + 1) * scale
+        taps, j = [], int(lo)
+        while j < n_in and j < hi:
+            overlap = min(hi, j + 1) - max(lo, j)
+            if overlap > 1e-12:
+                taps.append((j, overlap / scale))
+            j += 1
+        rows.append(taps)
+    return rows
+
+
 def from_canvas(pixels, height, width, size=8, pixel_max=16):
     """A drawn digit -> model input: flat H x W grey values 0..255 (ink high)
-    -> flat size x size floats on 0..pixel_max, by area averaging (``images.
-    resize_area``, rounded to ints 0..255, then scaled).  load_digits was
-    made the same way: 32x32 bitmaps counted over 4x4 blocks, 0..16."""
-    small = resize_area([int(v) for v in pixels], height, width, 1, size, size)
-    return [v * pixel_max / 255.0 for v in small]
+    -> flat size x size floats on 0..pixel_max, by area averaging in floats
+    (no rounding).  load_digits was made the same way: 32x32 bitmaps counted
+    over 4x4 blocks, 0..16, so a 0/255 bitmap of 32x32 gives exactly its counts."""
+    positive_int("height", height)
+    positive_int("width", width)
+    positive_int("size", size)
+    if len(pixels) != height * width:
+        raise ValueError("pixels must have height*width = %d values (got %d)"
+                         % (height * width, len(pixels)))
+    scale = pixel_max / 255.0
+    wy, wx = _box_weights(height, size), _box_weights(width, size)
+    rows = [[fsum(w * pixels[y * width + x] for x, w in taps) for taps in wx] for y in range(height)]
+    return [fsum(w * rows[y][c] for y, w in taps) * scale for taps in wy for c in range(size)]
 
 
 def image_patches(model, pixels, size=None):
@@ -603,3 +628,49 @@ def accuracy(model, images, labels, size=None, method="timm", orders=None, new_s
     correct = sum(1 for p, y in zip(preds, labels) if p == y)
     return {"correct": correct, "total": len(labels),
             "accuracy": correct / len(labels) if labels else 0.0, "predictions": preds}
+
+
+# --- what training did to the table ---------------------------------------------------
+
+def neighbour_far_similarity(pe, grid, num_prefix_tokens=1, far=3, blank=None):
+    """Mean cosine similarity between the patch rows of a PE table over
+    4-neighbour pairs (|dr| + |dc| == 1) and over far pairs (Chebyshev
+    distance max(|dr|, |dc|) >= far), unordered pairs, by ``similarity_matrix``
+    (prefix rows left out).  grid: (rows, cols) or an int.
+
+    Returns {"neighbour_mean", "far_mean", "gap", "neighbour_pairs",
+    "far_pairs"}; with ``blank`` (a set of patch indices, e.g. slots that are
+    always 0 in the data) also "far_mean_blank_pairs" (both slots blank),
+    "far_mean_ink_pairs" (neither), "blank_pairs", "ink_pairs"."""
+    gh, gw = size_pair("grid", grid)
+    rows = pe[num_prefix_tokens:]
+    if len(rows) != gh * gw:
+        raise ValueError("pe must have %d + %d rows (got %d)" % (num_prefix_tokens, gh * gw, len(pe)))
+    positive_int("far", far)
+    sim = similarity_matrix(rows)
+    near, farv, fb, fi = [], [], [], []
+    n = gh * gw
+    for i in range(n):
+        for j in range(i + 1, n):
+            dr, dc = abs(i // gw - j // gw), abs(i % gw - j % gw)
+            if dr + dc == 1:
+                near.append(sim[i][j])
+            elif max(dr, dc) >= far:
+                farv.append(sim[i][j])
+                if blank is not None:
+                    if i in blank and j in blank:
+                        fb.append(sim[i][j])
+                    elif i not in blank and j not in blank:
+                        fi.append(sim[i][j])
+
+    def mean(v):
+        return fsum(v) / len(v) if v else None
+
+    out = {"neighbour_mean": mean(near), "far_mean": mean(farv),
+           "neighbour_pairs": len(near), "far_pairs": len(farv)}
+    out["gap"] = (out["neighbour_mean"] - out["far_mean"]
+                  if near and farv else None)
+    if blank is not None:
+        out.update(far_mean_blank_pairs=mean(fb), far_mean_ink_pairs=mean(fi),
+                   blank_pairs=len(fb), ink_pairs=len(fi))
+    return out

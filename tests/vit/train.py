@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "pyodide_src"))
 
 import numpy_vit as V  # noqa: E402
 import safetensors_np  # noqa: E402
-from pe_engine import learned, resample, similarity_matrix, sincos_2d  # noqa: E402
+from pe_engine import learned, resample, sincos_2d  # noqa: E402
 from pe_engine import vit as engine_vit  # noqa: E402
 
 SEED = 0
@@ -201,33 +201,8 @@ def evaluate(name, params, data, big, cfg=None):
 
 
 def neighbour_far(table, grid, blank=None):
-    """Mean cosine similarity of the patch rows of a PE table ((N+1) x D,
-    [CLS] first) over 4-neighbour pairs and over pairs >= 3 apart (Chebyshev),
-    by the engine's ``similarity_matrix``.  With ``blank`` (set of slots),
-    also the far-pair means among blank slots and among the other slots."""
-    sim = similarity_matrix([list(map(float, r)) for r in table[1:]])
-    near, far, far_blank, far_ink = [], [], [], []
-    n = grid * grid
-    for i in range(n):
-        for j in range(i + 1, n):
-            dr, dc = abs(i // grid - j // grid), abs(i % grid - j % grid)
-            if dr + dc == 1:
-                near.append(sim[i][j])
-            elif max(dr, dc) >= 3:
-                far.append(sim[i][j])
-                if blank is not None:
-                    if i in blank and j in blank:
-                        far_blank.append(sim[i][j])
-                    elif i not in blank and j not in blank:
-                        far_ink.append(sim[i][j])
-    out = {"neighbour_mean": float(np.mean(near)), "far_mean": float(np.mean(far)),
-           "neighbour_pairs": len(near), "far_pairs": len(far)}
-    out["gap"] = out["neighbour_mean"] - out["far_mean"]
-    if blank is not None:
-        out["far_mean_blank_pairs"] = float(np.mean(far_blank)) if far_blank else None
-        out["far_mean_ink_pairs"] = float(np.mean(far_ink)) if far_ink else None
-        out["blank_pairs"], out["ink_pairs"] = len(far_blank), len(far_ink)
-    return out
+    """The engine's ``neighbour_far_similarity`` on a numpy or list table."""
+    return engine_vit.neighbour_far_similarity([list(map(float, r)) for r in table], grid, 1, 3, blank)
 
 
 def as_stored(params):
