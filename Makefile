@@ -3,6 +3,7 @@
 # make serve  live preview on http://127.0.0.1:8000 (rebuilds and reloads on save)
 # make bench  engine and page benchmarks (tables of medians)
 # make check  validate content/ without building
+# make train  retrain the digit ViTs of issue 12 (numpy) and rewrite content/models/
 # make clean  remove dist/ and the build cache
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: site test serve bench check clean setup browsers
+.PHONY: site test serve bench check clean setup browsers train
 
 site: setup
 	$(PY) build.py build
@@ -51,6 +52,9 @@ check: setup
 bench: setup browsers
 	$(PY) tests/bench/bench_engine.py
 	$(PY) tests/bench/bench_page.py
+
+train: setup
+	$(PY) tests/vit/train.py
 
 clean:
 	rm -rf dist dist.staging-* .cache
