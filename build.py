@@ -1283,7 +1283,9 @@ def figure_png(figure: dict) -> bytes | None:
     from PIL import Image
 
     trace = figure["data"][0]
-    scale = FALLBACK_SCALES.get(trace.get("colorscale"))
+    named = trace.get("colorscale")
+    scale = [(t, tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))) for t, c in named] if isinstance(named, list) \
+        else FALLBACK_SCALES.get(named)
     z = trace.get("z")
     if trace.get("type") != "heatmap" or scale is None or not z:
         return None

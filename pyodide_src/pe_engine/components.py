@@ -145,6 +145,22 @@ class PatchBudget:
 
 
 @dataclass(frozen=True)
+class Below:
+    """Option ``option`` is smaller than option ``bound`` (a channel of a D-wide table)."""
+    option: str
+    bound: str
+    message: str
+
+    def problem(self, values):
+        if values[self.option] >= values[self.bound]:
+            return self.message.format(**values)
+        return None
+
+    def schema(self):
+        return {"kind": "below", "option": self.option, "bound": self.bound, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Component:
     name: str
     summary: str
@@ -289,8 +305,11 @@ RESOLUTION_CHANGE = Component(
             Choice("deit", "DeiT / MAE: bicubic"),
             Choice("jax", "JAX / big_vision: bilinear, corners aligned"))),
         Option("dim", "int", 8, "Embedding dimension", minimum=4, maximum=64, multiple_of=4),
+        Option("channel", "int", 0, "Channel shown", minimum=0, maximum=63, control="number",
+               help="the channel drawn as a picture; below dim"),
         SEED,
     ),
+    rules=(Below("channel", "dim", "channel {channel} does not exist: the table has {dim} channels (0 to {dim} − 1)"),),
     view=views.resolution_change,
 )
 
@@ -367,7 +386,7 @@ def markdown_table():
 
 def _placeholders(rule):
     names = {"patches": "N", "limit": str(getattr(rule, "limit", ""))}
-    for key in ("divisor", "dividend", "image", "patch"):
+    for key in ("divisor", "dividend", "image", "patch", "option", "bound"):
         if hasattr(rule, key):
             names[getattr(rule, key)] = f"`{getattr(rule, key)}`"
     return names

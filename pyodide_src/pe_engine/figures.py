@@ -1,15 +1,25 @@
 """Plotly figure dicts: the one definition of every figure on the page.
 
-Built under CPython at build time (first view) and in the Pyodide worker afterwards;
-the page hands them unchanged to ``Plotly.react``. Plain dicts and lists only.
-The tests validate every figure with ``plotly.graph_objects.Figure(spec)``.
+Built under CPython at build time (first view) and in the Pyodide worker afterwards; the
+page draws them unchanged (with Plotly, or its canvas stand-in) after giving them the
+page's theme colours. Plain dicts and lists only, theme-neutral: no text or line colour is
+set here. The tests validate every figure with ``plotly.graph_objects.Figure(spec)``.
+
+Titles are plain words (no LaTeX-style underscores). Every colour bar has a title; a scale
+is fitted to what its figure shows, and the figures of one comparison share one scale
+(``scale=`` arguments). The range a figure's colours span is in ``layout.meta.range``, so a
+caption can say it.
 """
 
-# Colour-vision-friendly maps: a diverging map for signed values, cividis for similarity.
+# Colour-vision-friendly maps: a diverging map for signed values, cividis for similarity,
+# viridis for indices (stepped: one flat colour per index).
 DIVERGING = "RdBu"
 SEQUENTIAL = "Cividis"
 SELECTION_NAME = "selection"
+HIGHLIGHT_NAME = "highlight"
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
+VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
+           "#fde725"]
 
 
 def _layout(title, xaxis, yaxis, height, **extra):
@@ -27,32 +37,69 @@ def _layout(title, xaxis, yaxis, height, **extra):
     return layout
 
 
+def _colorbar(title):
+    return {"thickness": 10, "len": 0.9, "title": {"text": title, "side": "right"}}
+
+
+def _span(values):
+    vals = [v for v in values if v is not None]
+    return (min(vals), max(vals)) if vals else (0.0, 1.0)
+
+
+def value_range(*matrices):
+    """(low, high) over every cell of the matrices: a scale the figures can share."""
+    return _span(v for m in matrices for row in m for v in row)
+
+
+def symmetric_range(*matrices):
+    """(−peak, peak) for signed values, peak the largest magnitude (never 0)."""
+    low, high = value_range(*matrices)
+    peak = max(abs(low), abs(high)) or 1.0
+    return (-peak, peak)
+
+
+def similarity_range(*maps):
+    """A cosine-similarity scale fitted to the maps: their lowest value up to 1 (the patch
+    itself), so that a table whose values all lie in 0.67–1.00 does not look flat."""
+    low, _ = value_range(*maps)
+    low = min(low, 0.999)
+    return (low, 1.0)
+
+
 def _selection_row(row, width):
     """A rectangle around one heatmap row; the page moves it when the patch changes."""
     return {"type": "rect", "name": SELECTION_NAME, "xref": "x", "yref": "y",
             "x0": -0.5, "x1": width - 0.5, "y0": row - 0.5, "y1": row + 0.5,
-            "line": {"color": "#f5a300", "width": 3}, "fillcolor": "rgba(0,0,0,0)"}
+            "line": {"width": 3}, "fillcolor": "rgba(0,0,0,0)"}
+
+
+def cell_outline(row, col, name=SELECTION_NAME):
+    """A rectangle around one cell of a heatmap drawn on integer axes."""
+    return {"type": "rect", "name": name, "xref": "x", "yref": "y",
+            "x0": col - 0.5, "x1": col + 0.5, "y0": row - 0.5, "y1": row + 0.5,
+            "line": {"width": 3 if name == SELECTION_NAME else 2}, "fillcolor": "rgba(0,0,0,0)"}
 
 
 def position_labels(num_prefix, num_positions):
     return ["CLS"] * num_prefix + [str(k) for k in range(num_positions)]
 
 
-def pe_heatmap(table, title, selected_row=None, num_prefix=1):
+def pe_heatmap(table, title, selected_row=None, num_prefix=1, scale=None):
     """Positions × dimensions heatmap of a PE table ((prefix + N) × D).
 
     Rows are labelled by position name ("CLS", "0", "1", …) on a category axis, so the
-    hover reads "position CLS" without a per-cell label array.
+    hover reads "position CLS" without a per-cell label array. ``scale``: a shared (low,
+    high); by default symmetric about 0 from the table's largest magnitude.
     """
     rows, dim = len(table), len(table[0]) if table else 0
     labels = position_labels(num_prefix, rows - num_prefix)
-    peak = max((abs(v) for row in table for v in row), default=1.0) or 1.0
+    low, high = scale or symmetric_range(table)
     return {
         "data": [{
             "type": "heatmap", "z": table, "y": labels, "x": list(range(dim)),
-            "colorscale": DIVERGING, "reversescale": True, "zmid": 0.0, "zmin": -peak, "zmax": peak,
+            "colorscale": DIVERGING, "reversescale": True, "zmid": 0.0, "zmin": low, "zmax": high,
             "hovertemplate": "position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
-            "colorbar": {"thickness": 10, "len": 0.9},
+            "colorbar": _colorbar("value"),
         }],
         "layout": _layout(
             title,
@@ -61,38 +108,40 @@ def pe_heatmap(table, title, selected_row=None, num_prefix=1):
              "zeroline": False, "showgrid": False},
             height=max(260, min(520, 40 + 18 * rows)),
             shapes=[_selection_row(selected_row, dim)] if selected_row is not None else [],
+            meta={"range": [low, high]},
         ),
     }
 
 
-def similarity_map(grid_map, index, title="Position similarity"):
-    """Grid heatmap of cosine similarity between patch ``index`` and every patch."""
+def similarity_map(grid_map, index, title="Position similarity", scale=None):
+    """Grid heatmap of cosine similarity between patch ``index`` and every patch.
+    ``scale``: a shared (low, high); by default fitted to this map (see similarity_range)."""
     gw = len(grid_map[0])
+    low, high = scale or similarity_range(grid_map)
     return {
         "data": [{
-            "type": "heatmap", "z": grid_map, "colorscale": SEQUENTIAL, "zmin": -1.0, "zmax": 1.0,
-            "hovertemplate": "row %{y}, column %{x}<br>cosine similarity %{z:.3f}<extra></extra>",
-            "colorbar": {"thickness": 10, "len": 0.9},
+            "type": "heatmap", "z": grid_map, "colorscale": SEQUENTIAL, "zmin": low, "zmax": high,
+            "hovertemplate": "patch in row %{y}, column %{x}<br>cosine similarity %{z:.3f}<extra></extra>",
+            "colorbar": _colorbar("cosine similarity"),
         }],
         "layout": _layout(
             title,
-            {"title": {"text": "column"}, "constrain": "domain", "showgrid": False, "zeroline": False},
+            {"title": {"text": "column"}, "constrain": "domain", "showgrid": False, "zeroline": False, "dtick": 1},
             {"title": {"text": "row"}, "autorange": "reversed", "scaleanchor": "x", "showgrid": False,
-             "zeroline": False},
+             "zeroline": False, "dtick": 1},
             height=300,
-            shapes=[{"type": "rect", "name": SELECTION_NAME, "xref": "x", "yref": "y",
-                     "x0": index % gw - 0.5, "x1": index % gw + 0.5,
-                     "y0": index // gw - 0.5, "y1": index // gw + 0.5,
-                     "line": {"color": "#f5a300", "width": 3}}],
+            shapes=[cell_outline(index // gw, index % gw)],
+            meta={"range": [low, high]},
         ),
     }
 
 
-def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch"):
+def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch to every other"):
     """Small multiples as in ViT Fig. 7: tile (r, c) shows patch (r, c)'s similarity map.
 
     Drawn as one heatmap with a blank (None) gutter between tiles: one trace for the
-    browser to draw instead of grid_h × grid_w subplots.
+    browser to draw instead of grid_h × grid_w subplots. The tiles share one scale and one
+    colour bar; the axes label each tile by its patch's row and column.
     """
     gap = 1
     height = grid_h * (grid_h + gap) - gap
@@ -102,25 +151,31 @@ def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch"):
         top, left = (k // grid_w) * (grid_h + gap), (k % grid_w) * (grid_w + gap)
         for r in range(grid_h):
             z[top + r][left:left + grid_w] = grid_map[r]
+    low, high = similarity_range(*maps)
+    centres = lambda n, size: [i * (size + gap) + (size - 1) / 2 for i in range(n)]
     return {
-        "data": [{"type": "heatmap", "z": z, "colorscale": SEQUENTIAL, "zmin": -1.0, "zmax": 1.0,
+        "data": [{"type": "heatmap", "z": z, "colorscale": SEQUENTIAL, "zmin": low, "zmax": high,
                   "hoverongaps": False, "hovertemplate": "cosine similarity %{z:.3f}<extra></extra>",
-                  "showscale": False}],
+                  "colorbar": _colorbar("cosine similarity")}],
         "layout": _layout(
             title,
-            {"visible": False, "constrain": "domain"},
-            {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
-            height=300, margin={"l": 8, "r": 8, "t": 36, "b": 8},
+            {"title": {"text": "column of the patch"}, "constrain": "domain", "showgrid": False, "zeroline": False,
+             "tickvals": centres(grid_w, grid_w), "ticktext": [str(c) for c in range(grid_w)]},
+            {"title": {"text": "row of the patch"}, "autorange": "reversed", "scaleanchor": "x", "showgrid": False,
+             "zeroline": False, "tickvals": centres(grid_h, grid_h), "ticktext": [str(r) for r in range(grid_h)]},
+            height=360, meta={"range": [low, high]},
         ),
     }
 
 
 def matrix_heatmap(z, title, x_title, y_title, colorscale=DIVERGING, zmid=0.0, height=300,
-                   hover="%{z:.4f}", x=None, y=None):
-    """A generic labelled heatmap (resampled tables, attention biases, RoPE scores)."""
-    trace = {"type": "heatmap", "z": z, "colorscale": colorscale,
-             "hovertemplate": f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>value {hover}<extra></extra>",
-             "colorbar": {"thickness": 10, "len": 0.9}}
+                   hover="%{z:.4f}", x=None, y=None, value="value", scale=None, shapes=None):
+    """A generic labelled heatmap (resampled channels, attention biases, RoPE scores).
+    ``value`` names the numbers (the colour bar's title and the hover's)."""
+    low, high = scale or (symmetric_range(z) if zmid is not None else value_range(z))
+    trace = {"type": "heatmap", "z": z, "colorscale": colorscale, "zmin": low, "zmax": high,
+             "hovertemplate": f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>{value} {hover}<extra></extra>",
+             "colorbar": _colorbar(value)}
     if zmid is not None:
         trace["zmid"] = zmid
         trace["reversescale"] = colorscale == DIVERGING
@@ -132,14 +187,26 @@ def matrix_heatmap(z, title, x_title, y_title, colorscale=DIVERGING, zmid=0.0, h
         "data": [trace],
         "layout": _layout(title, {"title": {"text": x_title}, "showgrid": False, "zeroline": False},
                           {"title": {"text": y_title}, "autorange": "reversed", "showgrid": False,
-                           "zeroline": False}, height=height),
+                           "zeroline": False}, height=height, shapes=shapes or [], meta={"range": [low, high]}),
     }
 
 
-def index_heatmap(index, title):
-    """Swin's relative position index: integers, so a sequential map and integer hover."""
-    return matrix_heatmap(index, title, "key token", "query token", colorscale="Viridis", zmid=None,
-                          hover="%{z:d}")
+def stepped_scale(count, colours=VIRIDIS):
+    """A colour scale with one flat colour per integer 0..count−1 (a discrete scale for
+    indices: equal indices get exactly the same colour, neighbouring ones distinct ones)."""
+    stops = []
+    for i in range(count):
+        colour = colours[round(i * (len(colours) - 1) / max(1, count - 1))]
+        stops += [[i / count, colour], [(i + 1) / count, colour]]
+    return stops
+
+
+def index_heatmap(index, title, count, shapes=None):
+    """Swin's relative position index: integers 0..count−1 on a stepped scale."""
+    fig = matrix_heatmap(index, title, "key token", "query token", colorscale=stepped_scale(count), zmid=None,
+                         hover="%{z:d}", value="table entry", scale=(-0.5, count - 0.5), shapes=shapes)
+    fig["data"][0]["colorbar"]["tickvals"] = list(range(0, count, max(1, count // 6)))
+    return fig
 
 
 def bar_compare(a, b, label_a, label_b, title):
@@ -148,7 +215,7 @@ def bar_compare(a, b, label_a, label_b, title):
     return {
         "data": [
             {"type": "bar", "x": xs, "y": a, "name": label_a, "marker": {"color": "#3b6fb6"}},
-            {"type": "bar", "x": xs, "y": b, "name": label_b, "marker": {"color": "#f5a300"}},
+            {"type": "bar", "x": xs, "y": b, "name": label_b, "marker": {"color": "#e08a00"}},
         ],
         "layout": _layout(title, {"title": {"text": "dimension"}}, {"title": {"text": "value"}},
                           height=260, barmode="group",

@@ -182,8 +182,10 @@ def strategy_part(strategy, grid_h, grid_w, dim, seed, selected, cls, tokens_ful
         "pe": [_pick(row, dims) for row in table],
         "z0": z0,
         "similarity": maps,
+        # each map's colour range (a figure per patch is made on the page from this one)
+        "similarity_range": {k: list(figures.similarity_range(m)) for k, m in maps.items()},
         "figures": {
-            "heatmap": figures.pe_heatmap(table, f"E_pos: {title} ({n + 1} × {dim})", selected + 1)
+            "heatmap": figures.pe_heatmap(table, f"{title}: {n + 1} positions × {dim} dimensions", selected + 1)
             if heatmap else None,
             "similarity": figures.similarity_map(maps[str(selected)], selected,
                                                  f"Position similarity to patch {selected}"),
@@ -207,28 +209,57 @@ def presets_view():
     return PRESETS
 
 
-def resolution_change(inputs, from_grid, to_grid, dim, method="timm", seed=0):
-    """A learned table resampled from G×G to G′×G′, beside fixed tables recomputed for G′."""
-    if from_grid < 1 or to_grid < 1:
-        raise ValueError("from_grid and to_grid must be positive")
+METHOD_NAMES = {"timm": "timm", "deit": "DeiT", "jax": "JAX"}
+
+
+def channel_picture(table, grid, channel, num_prefix=1):
+    """One channel of a PE table's patch rows, laid out as the grid × grid picture it is
+    resampled as."""
+    values = [row[channel] for row in table[num_prefix:]]
+    return [values[r * grid:(r + 1) * grid] for r in range(grid)]
+
+
+def resolution_change(inputs, from_grid, to_grid, dim, method="timm", channel=0, seed=0):
+    """A learned table resampled from G×G to G′×G′ by the chosen method, beside fixed tables
+    recomputed for G′: the tables, one channel as a picture before and after, the other
+    methods' difference from JAX's on one scale, and the similarity to the centre patch."""
     old = learned(from_grid * from_grid + 1, dim, seed=seed)
-    new = resample(old, (to_grid, to_grid), (from_grid, from_grid), num_prefix_tokens=1, method=method)
+    by_method = {m: resample(old, (to_grid, to_grid), (from_grid, from_grid), num_prefix_tokens=1, method=m)
+                 for m in METHOD_NAMES}
+    new = by_method[method]
     centre = (to_grid // 2) * to_grid + to_grid // 2
-    out = {"config": {"from_grid": from_grid, "to_grid": to_grid, "dim": dim, "method": method, "seed": seed},
-           "figures": {}}
-    out["figures"]["learned_old"] = figures.pe_heatmap(old, f"Learned, trained grid {from_grid}×{from_grid}")
-    out["figures"]["learned_new"] = figures.pe_heatmap(new, f"Learned, resampled to {to_grid}×{to_grid} ({method})")
-    for name, table in (("learned", new), ("sinusoidal", sinusoidal_1d(to_grid * to_grid + 1, dim)),
-                        ("sincos2d", sincos_2d(to_grid, to_grid, dim, cls_token=True))):
-        grid_map = cosine_similarity_map(table, to_grid, to_grid, centre, num_prefix_tokens=1)
-        label = {"learned": "resampled learned", "sinusoidal": "1-D sinusoidal", "sincos2d": "2D sin-cos"}[name]
-        out["figures"][f"similarity_{name}"] = figures.similarity_map(
-            grid_map, centre, f"Position similarity, {label}, {to_grid}×{to_grid}")
-    out["figures"]["sinusoidal_new"] = figures.pe_heatmap(sinusoidal_1d(to_grid * to_grid + 1, dim),
-                                                          f"Sinusoidal, recomputed for {to_grid}×{to_grid}")
-    out["figures"]["sincos2d_new"] = figures.pe_heatmap(sincos_2d(to_grid, to_grid, dim, cls_token=True),
-                                                        f"2D sin-cos, recomputed for {to_grid}×{to_grid}")
-    return out
+    g, g2, c = from_grid, to_grid, channel
+    figs = {}
+    table_scale = figures.symmetric_range(old, new)
+    figs["learned_old"] = figures.pe_heatmap(old, f"Learned table, trained on {g}×{g}", scale=table_scale)
+    figs["learned_new"] = figures.pe_heatmap(new, f"Resampled to {g2}×{g2} ({METHOD_NAMES[method]})", scale=table_scale)
+    before, after = channel_picture(old, g, c), channel_picture(new, g2, c)
+    pictures = figures.symmetric_range(before, *(channel_picture(t, g2, c) for t in by_method.values()))
+    figs["channel_old"] = figures.matrix_heatmap(before, f"Channel {c} on the {g}×{g} grid", "column", "row",
+                                                 scale=pictures, value=f"channel {c}")
+    figs["channel_new"] = figures.matrix_heatmap(after, f"Channel {c} resampled to {g2}×{g2} ({METHOD_NAMES[method]})",
+                                                 "column", "row", scale=pictures, value=f"channel {c}")
+    jax = channel_picture(by_method["jax"], g2, c)
+    diffs = {m: [[a - b for a, b in zip(ra, rb)] for ra, rb in zip(channel_picture(by_method[m], g2, c), jax)]
+             for m in ("timm", "deit")}
+    diff_scale = figures.symmetric_range(*diffs.values())
+    for m, diff in diffs.items():
+        figs[f"difference_{m}"] = figures.matrix_heatmap(
+            diff, f"{METHOD_NAMES[m]} minus JAX, channel {c}", "column", "row", scale=diff_scale, value="difference")
+    tables = {"learned": new, "sinusoidal": sinusoidal_1d(g2 * g2 + 1, dim),
+              "sincos2d": sincos_2d(g2, g2, dim, cls_token=True)}
+    maps = {name: cosine_similarity_map(t, g2, g2, centre, num_prefix_tokens=1) for name, t in tables.items()}
+    sim_scale = figures.similarity_range(*maps.values())
+    labels = {"learned": f"resampled learned ({METHOD_NAMES[method]})", "sinusoidal": "1-D sinusoidal",
+              "sincos2d": "2D sin-cos"}
+    for name, grid_map in maps.items():
+        figs[f"similarity_{name}"] = figures.similarity_map(grid_map, centre, f"Similarity, {labels[name]}",
+                                                            scale=sim_scale)
+    figs["sinusoidal_new"] = figures.pe_heatmap(tables["sinusoidal"], f"Sinusoidal, recomputed for {g2}×{g2}")
+    figs["sincos2d_new"] = figures.pe_heatmap(tables["sincos2d"], f"2D sin-cos, recomputed for {g2}×{g2}")
+    return {"config": {"from_grid": g, "to_grid": g2, "dim": dim, "method": method, "channel": c, "seed": seed},
+            "corner": {m: by_method[m][1][c] for m in METHOD_NAMES},
+            "figures": figs}
 
 
 PERMUTATION_SHARPNESS = 8.0
@@ -282,9 +313,10 @@ def relative_bias(inputs, window, seed=0):
         "config": {"window": window, "seed": seed},
         "table_rows": len(table),
         "figures": {
-            "index": figures.index_heatmap(index, f"Relative position index, {window}×{window} window ({n}×{n})"),
-            "bias": figures.matrix_heatmap(bias[0], "Bias added to the attention logits (head 0)",
-                                           "key token", "query token"),
+            "index": figures.index_heatmap(index, f"Table entry read by each pair, {window}×{window} window",
+                                           len(table)),
+            "bias": figures.matrix_heatmap(bias[0], "Bias added to each pair's logit (head 0)",
+                                           "key token", "query token", value="bias"),
         },
     }
 
@@ -311,11 +343,11 @@ def rope_shift(inputs, grid, dim, base=100.0, seed=0):
         "num_offsets": len(offsets),
         "figures": {
             "scores": figures.matrix_heatmap(scores, f"q·k with 2D RoPE, {grid}×{grid} grid",
-                                             "key position", "query position"),
+                                             "key token", "query token", value="q·k"),
             "offsets": figures.matrix_heatmap(
                 [[by_offset[(dr, dc)][0] if (dr, dc) in by_offset else None
                   for dc in range(-(grid - 1), grid)] for dr in range(-(grid - 1), grid)],
-                "q·k by offset (Δrow, Δcolumn): one value each", "Δcolumn", "Δrow",
+                "q·k by offset (Δrow, Δcolumn): one value each", "Δcolumn", "Δrow", value="q·k",
                 x=list(range(-(grid - 1), grid)), y=list(range(-(grid - 1), grid))),
         },
     }

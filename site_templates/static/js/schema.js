@@ -39,6 +39,8 @@ export function ruleProblems(component, values) {
   for (const rule of component.rules) {
     if (rule.kind === "divides" && values[rule.dividend] % values[rule.divisor]) {
       out.push(sentence(format(rule.message, values)));
+    } else if (rule.kind === "below" && values[rule.option] >= values[rule.bound]) {
+      out.push(sentence(format(rule.message, values)));
     } else if (rule.kind === "patch_budget") {
       const patches = Math.floor(values[rule.image] / values[rule.patch]) ** 2;
       if (patches > rule.limit) out.push(sentence(format(rule.message, { ...values, patches, limit: rule.limit })));

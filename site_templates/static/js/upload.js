@@ -324,7 +324,7 @@ export function mountUpload(root, data, engine, store) {
         throw new Error(`"${file.name}" could not be decoded: the file is damaged or not really an image.`);
       }
       await engine.setSource(pixels, data.source_size);
-      store.set({ imageVersion: store.get().imageVersion + 1 });
+      store.set({ imageVersion: store.get().imageVersion + 1, imageName: file.name });
       say(`Now showing "${file.name}" (centre square, resized in your browser).`);
       reset.hidden = false;
     } catch (err) {
@@ -342,9 +342,9 @@ export function mountUpload(root, data, engine, store) {
   });
   reset.addEventListener("click", async () => {
     await engine.setSource(await defaultPixels(data), data.source_size);
-    store.set({ imageVersion: store.get().imageVersion + 1 });
+    store.set({ imageVersion: store.get().imageVersion + 1, imageName: null });
     reset.hidden = true;
-    say("Back to the astronaut.");
+    say("Back to the original image.");
   });
 }
 

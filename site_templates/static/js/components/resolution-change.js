@@ -1,6 +1,8 @@
 // Fine-tuning at a new resolution (`resolution-change`): a learned table resampled to a new
 // grid, next to the fixed tables recomputed for it.
 import * as plots from "../plots.js";
+import { showRange } from "../marks.js";
+import { problems } from "../schema.js";
 
 export function mount(root, data, engine) {
   const form = root.querySelector("[data-resolution-form]");
@@ -11,11 +13,18 @@ export function mount(root, data, engine) {
   const value = (name) => form.elements[name].value;
   let seq = 0;
 
-  const drawAll = (view, source) => Promise.all(names.map((f) => plots.draw(nodes[f], view.figures[f], source)));
+  const component = data.schema.components[data.name];
+  const drawAll = (view, source) => Promise.all(names.map((f) => {
+    showRange(nodes[f], view.figures[f]);
+    return plots.draw(nodes[f], view.figures[f], source);
+  }));
 
   async function update() {
     const mine = ++seq;
-    const choice = { from_grid: Number(value("from_grid")), to_grid: Number(value("to_grid")), method: value("method") };
+    const choice = { from_grid: Number(value("from_grid")), to_grid: Number(value("to_grid")), method: value("method"),
+                     channel: Number(value("channel")) };
+    const wrong = problems(component, { ...o, ...choice });
+    if (wrong.length) { status.textContent = `${wrong[0]} The figures stay as they were.`; return; }
     if (engine.state !== "ready") {
       status.textContent = "The live engine is still starting; the figures will follow your choice when it is ready.";
       await engine.ready.catch(() => {});
@@ -26,7 +35,7 @@ export function mount(root, data, engine) {
       const view = await engine.call("resolution-change", { ...choice, dim: o.dim, seed: o.seed });
       if (mine !== seq) return;
       await drawAll(view, "pyodide");
-      status.textContent = `Resampled ${choice.from_grid}×${choice.from_grid} → ${choice.to_grid}×${choice.to_grid} with ${choice.method}.`;
+      status.textContent = `Resampled ${choice.from_grid}×${choice.from_grid} → ${choice.to_grid}×${choice.to_grid} with ${choice.method}, channel ${choice.channel} shown.`;
     } catch (err) {
       if (mine === seq) status.textContent = `Could not resample: ${err.message} The previous figures stay.`;
     }

@@ -7,6 +7,8 @@ import * as patch from "../steps/patch.js";
 import * as project from "../steps/project.js";
 import * as flatten from "../steps/flatten.js";
 import * as addpos from "../steps/addpos.js";
+import { HIGHLIGHT, showRange, withMarks } from "../marks.js";
+import { box, cell_outline, row_outline } from "../shapes.js";
 
 const DATA_KEYS = ["strategy", "image_size", "patch", "dim", "imageVersion", "selected", "seed"];
 const CONFIG_KEYS = ["image_size", "patch", "dim", "imageVersion", "seed"];
@@ -23,6 +25,8 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
   const buildImage = image.src, buildAlt = image.alt;
   let imageUrl = null;
   let shown = null; // the entry on screen: the last valid view
+  let onScreen = {}; // node id -> { figure, source } last drawn, for the hover marks
+  let hovered = null;
   let seq = 0;
   let undrawn = new Set();
 
@@ -34,6 +38,7 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
     }
     for (const [key, panel] of Object.entries(panels)) panel.hidden = key !== step;
     frame.dataset.showGrid = String(step !== "input");
+    frame.dataset.step = step;
     q("[data-step-prev]").disabled = step === steps[0];
     q("[data-step-next]").disabled = step === steps.at(-1);
   }
@@ -61,10 +66,41 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
     image.alt = `The model input, ${size}×${size} pixels`;
   }
 
+  // The figure on screen with the hovered position outlined (patch grid, heatmap row,
+  // similarity cell, small-multiple tile: the same position in every view).
+  function marked(name, entry = shown) {
+    const { figure } = onScreen[name];
+    if (hovered === null || !entry || hovered >= entry.grid.rows * entry.grid.cols) return withMarks(figure, HIGHLIGHT, []);
+    const { rows, cols } = entry.grid;
+    const r = Math.floor(hovered / cols), c = hovered % cols;
+    const shape = name === "heatmap" ? row_outline(hovered + 1, entry.config.dim, HIGHLIGHT)
+      : name === "similarity" ? cell_outline(r, c, HIGHLIGHT)
+      : box(c * (cols + 1) - 0.5, c * (cols + 1) + cols - 0.5, r * (rows + 1) - 0.5, r * (rows + 1) + rows - 0.5, HIGHLIGHT);
+    return withMarks(figure, HIGHLIGHT, [shape]);
+  }
+
+  function hover(k) {
+    if (k === hovered) return;
+    hovered = k;
+    for (const el of root.querySelectorAll(".patch.hovered, .eblock.hovered, .seq-item.hovered")) el.classList.remove("hovered");
+    if (k !== null) {
+      for (const el of root.querySelectorAll(`.patch[data-patch="${k}"], .eblock[data-k="${k}"], .seq-item[data-k="${k}"]`)) {
+        el.classList.add("hovered");
+      }
+    }
+    const nodes = { heatmap, similarity, tiles };
+    for (const [name, { source }] of Object.entries(onScreen)) {
+      if (name === "tiles" && tiles.closest("details").hidden) continue;
+      plots.draw(nodes[name], marked(name), source).catch(() => {});
+    }
+  }
+
   // The similarity figure for another patch: same figure, that patch's map and outline.
   function withMap(part, k, cols) {
     const fig = structuredClone(part.figures.similarity);
     fig.data[0].z = part.similarity[k];
+    const range = part.similarity_range?.[k];
+    if (range) [fig.data[0].zmin, fig.data[0].zmax, fig.layout.meta.range] = [range[0], range[1], range];
     fig.layout.title.text = `Position similarity to patch ${k}`;
     const shape = fig.layout.shapes.find((sh) => sh.name === "selection");
     if (shape) Object.assign(shape, { x0: (k % cols) - 0.5, x1: (k % cols) + 0.5,
@@ -115,18 +151,26 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
     const draws = [];
     const row = { x0: -0.5, x1: entry.config.dim - 0.5, y0: k + 0.5, y1: k + 1.5 };
     if (strategyChanged || heatmap.dataset.source !== source) {
-      draws.push(plots.draw(heatmap, part.figures.heatmap, source).then(() => plots.moveSelection(heatmap, row)));
-      if (part.figures.tiles) draws.push(plots.draw(tiles, part.figures.tiles, source));
+      onScreen.heatmap = { figure: part.figures.heatmap, source };
+      draws.push(plots.draw(heatmap, marked("heatmap", entry), source).then(() => plots.moveSelection(heatmap, row)));
+      if (part.figures.tiles) {
+        onScreen.tiles = { figure: part.figures.tiles, source };
+        draws.push(plots.draw(tiles, marked("tiles", entry), source));
+        showRange(tiles, part.figures.tiles);
+      }
       tiles.closest("details").hidden = !part.figures.tiles;
     } else {
       draws.push(plots.moveSelection(heatmap, row));
     }
-    draws.push(plots.draw(similarity, withMap(part, k, entry.grid.cols), source));
+    const simFigure = withMap(part, k, entry.grid.cols);
+    onScreen.similarity = { figure: simFigure, source };
+    draws.push(plots.draw(similarity, marked("similarity", entry), source));
+    showRange(similarity, simFigure);
     shown = entry;
     undrawn = new Set();
     await Promise.all(draws);
     if (source === "pyodide" && mine === seq) cache.prefetch(s, () => mine === seq);
   }
 
-  return { render, showStep, cols: () => shown?.grid.cols };
+  return { render, showStep, hover, cols: () => shown?.grid.cols, nodes: { heatmap, similarity, tiles } };
 }

@@ -70,6 +70,7 @@ export class ViewCache {
     if (old && old.source === "pyodide") {
       Object.assign(old.z0, freshPart.z0);
       Object.assign(old.similarity, freshPart.similarity);
+      Object.assign(old.similarity_range, freshPart.similarity_range);
       old.figures.similarity = freshPart.figures.similarity;
       if (freshPart.figures.heatmap) old.figures.heatmap = freshPart.figures.heatmap;
     } else entry.strategies[s.strategy] = freshPart;

@@ -7,5 +7,5 @@ export function render(panel, view, selected) {
   setText(panel, '[data-field="seqlen"]', n + 1);
   setText(panel, '[data-field="dim"]', view.config.dim);
   const cls = el("li", { class: "seq-item cls", text: "[CLS]" });
-  renderBlocks(panel.querySelector("[data-sequence]"), n, selected, "E·x_p", "seq-item", [cls]);
+  renderBlocks(panel.querySelector("[data-sequence]"), n, selected, "seq-item", [cls]);
 }

@@ -13,15 +13,16 @@ export function buildGrid(grid, rows, cols, selected) {
   if (Number(grid.dataset.rows) === rows && Number(grid.dataset.cols) === cols) return;
   grid.dataset.rows = rows;
   grid.dataset.cols = cols;
-  grid.style.setProperty("--rows", rows);
-  grid.style.setProperty("--cols", cols);
+  grid.dataset.numbers = String(cols <= 12); // a number is readable in a patch of the 224 px image
+  grid.parentElement.style.setProperty("--rows", rows);
+  grid.parentElement.style.setProperty("--cols", cols);
   const buttons = [];
   for (let k = 0; k < rows * cols; k++) {
     const r = Math.floor(k / cols), c = k % cols;
     buttons.push(el("button", {
       type: "button", class: "patch", "data-patch": k, "aria-pressed": String(k === selected),
-      tabindex: k === selected ? "0" : "-1", text: `Patch ${k} (row ${r}, column ${c})`,
-    }));
+      tabindex: k === selected ? "0" : "-1", "aria-label": `Patch ${k} (row ${r}, column ${c})`,
+    }, [el("span", { class: "patch-num", "aria-hidden": "true", text: String(k) })]));
   }
   grid.replaceChildren(...buttons);
 }

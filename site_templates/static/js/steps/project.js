@@ -22,13 +22,15 @@ export function render(panel, view, selected) {
   matrix.replaceChildren(...rows.flat());
   const token = view.tokens[selected];
   if (token) fillVector(panel.querySelector("[data-projection] .vec.token"), token, { dims, total: dim });
-  renderBlocks(panel.querySelector("[data-eblocks]"), view.grid.rows * view.grid.cols, selected, "E·x", "eblock");
+  renderBlocks(panel.querySelector("[data-eblocks]"), view.grid.rows * view.grid.cols, selected, "eblock");
 }
 
-export function renderBlocks(list, n, selected, prefix, cls, lead = []) {
+// One chip per patch token, written as the article writes it: x_k E (a row vector times E).
+export function renderBlocks(list, n, selected, cls, lead = []) {
   const items = [...lead];
   for (let k = 0; k < Math.min(n, MAX_BLOCKS); k++) {
-    const item = el("li", { class: cls + (k === selected ? " selected" : ""), "data-k": k, text: `${prefix}${k}` });
+    const item = el("li", { class: cls + (k === selected ? " selected" : ""), "data-k": k },
+                    ["x", el("sub", { text: String(k) }), "E"]);
     items.push(item);
   }
   if (n > MAX_BLOCKS) items.push(el("li", { class: `${cls} more`, text: `… ${n - MAX_BLOCKS} more` }));
