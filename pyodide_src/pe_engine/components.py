@@ -264,8 +264,8 @@ VIT_STEPPER = Component(
                help="a PNG or JPEG in `content/`"),
         Option("image_alt", "text", "A photograph of astronaut Eileen Collins in an orange flight suit", "Image description",
                view=False, help="text: what the photograph shows"),
-        Option("image_credit", "text", "Photo: astronaut Eileen Collins, NASA, public domain (scikit-image's sample "
-               "image astronaut.png), resized at build time.", "Image credit", view=False,
+        Option("image_credit", "text", "Photo: astronaut Eileen Collins, NASA (public domain).", "Image credit",
+               view=False,
                help="text: who made the photograph, and its licence"),
         Option("image_size", "int", 64, "Image size", minimum=8, maximum=384, offered=(32, 48, 64, 96, 128, 224, 384),
                control="select", unit="px", display="{} px", fragment="size", help="side of the square input"),

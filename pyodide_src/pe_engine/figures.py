@@ -106,7 +106,7 @@ def pe_heatmap(table, title, selected_row=None, num_prefix=1, scale=None):
             {"title": {"text": "dimension"}, "zeroline": False, "showgrid": False},
             {"title": {"text": "position"}, "type": "category", "autorange": "reversed",
              "zeroline": False, "showgrid": False},
-            height=max(260, min(520, 40 + 18 * rows)),
+            height=max(240, min(480, 60 + 13 * rows)),
             shapes=[_selection_row(selected_row, dim)] if selected_row is not None else [],
             meta={"range": [low, high]},
         ),
