@@ -488,6 +488,64 @@ def latex_to_mathml(latex: str, display: bool) -> str:
     return f'<div class="math-display">{mathml}</div>' if display else mathml
 
 
+# ---- facts: {= name(arguments) :format =} is replaced by the engine's value at build time
+
+FACT_RE = re.compile(r"\{=\s*([A-Za-z_]\w*)\s*\((.*?)\)\s*(?::\s*([^=]*?))?\s*=\}")
+
+
+def record(folders: Folders, path: str, *keys):
+    """A value from a committed JSON record in content/ (e.g. the trained model's)."""
+    target = content_path(path, folders)
+    if target is None or target.suffix != ".json":
+        raise ValueError(f"record {path!r} must be a .json file in content/")
+    try:
+        value = json.loads(read_content_file(target, folders, LIMITS.file_bytes * 4))
+    except ContentError as exc:
+        raise ValueError(f"record {path!r}: {exc.message}") from None
+    for key in keys:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"record {path!r} has no {key!r} where it was looked for") from None
+    return value
+
+
+def fact_value(name: str, arguments: str, spec: str | None, folders: Folders) -> str:
+    """The text a fact stands for; ValueError with a readable reason."""
+    import ast
+
+    from pe_engine import facts
+
+    known = {**facts.FACTS, "record": functools.partial(record, folders)}
+    if name not in known:
+        raise ValueError(f"unknown fact {name!r} (known: {', '.join(sorted(known))})")
+    try:
+        args = ast.literal_eval(f"[{arguments}]") if arguments.strip() else []
+    except (ValueError, SyntaxError):
+        raise ValueError(f"the arguments of {name}(…) must be literals (numbers, 'text'), got {clip(arguments)!r}") from None
+    try:
+        value = memo(known[name], *args) if name != "record" else known[name](*args)
+    except TypeError as exc:
+        raise ValueError(f"{name}(…): {exc}") from None
+    except (ValueError, KeyError, IndexError, ArithmeticError) as exc:
+        raise ValueError(f"{name}(…): {exc}") from None
+    try:
+        text = format(value, spec) if spec else (f"{value:.3g}" if isinstance(value, float) else str(value))
+    except (ValueError, TypeError):
+        raise ValueError(f"format {spec!r} does not apply to {short(value)}") from None
+    return html.escape(text)
+
+
+def substitute_facts(text: str, path: Path, line_no: int, folders: Folders, errors: list[ContentError]) -> str:
+    def replace(m: re.Match) -> str:
+        try:
+            return fact_value(m.group(1), m.group(2), m.group(3), folders)
+        except ValueError as exc:
+            errors.append(ContentError(path, line_no, f"fact: {exc}"))
+            return ""
+    return FACT_RE.sub(replace, text) if "{=" in text else text
+
+
 # ---- the line pass: directives and math become placeholders, with exact line numbers
 
 # Private-use characters: Markdown leaves them alone (it strips \x02/\x03, its own markers).
@@ -495,9 +553,11 @@ PLACEHOLDER = "\ue000{}\ue001"
 PLACEHOLDER_RE = re.compile("\ue000(\\d+)\ue001")
 
 
-def preprocess(source: Source, first_line: int, errors: list[ContentError]) -> tuple[str, list[Any]]:
-    """Replace directives and math by placeholders. Returns (markdown text, stash of HTML
-    fragments or Directives)."""
+def preprocess(source: Source, first_line: int, errors: list[ContentError],
+               folders: Folders | None = None) -> tuple[str, list[Any]]:
+    """Replace facts by their values, and directives and math by placeholders. Returns
+    (markdown text, stash of HTML fragments or Directives)."""
+    folders = folders or Folders(content=source.path.parent)
     lines = source.text.split("\n")
     out: list[str] = [""] * first_line  # keep line numbers aligned with the file
     stash: list[Any] = []
@@ -549,7 +609,7 @@ def preprocess(source: Source, first_line: int, errors: list[ContentError]) -> t
                     errors.append(ContentError(source.path, line_no, "display math is not closed: add a '$$' line"))
                     break
                 body = [rest] + lines[i + 1:end] + [lines[end].strip()[:-2]]
-            latex = "\n".join(body).strip()
+            latex = html.unescape(substitute_facts("\n".join(body).strip(), source.path, line_no, folders, errors))
             try:
                 if not latex:
                     raise ValueError("empty formula")
@@ -568,7 +628,7 @@ def preprocess(source: Source, first_line: int, errors: list[ContentError]) -> t
             code_spans.append(match.group(0))
             return f"\x04{len(code_spans) - 1}\x04"
 
-        protected = CODE_SPAN.sub(keep_code, line)
+        protected = substitute_facts(CODE_SPAN.sub(keep_code, line), source.path, line_no, folders, errors)
 
         def inline_math(match: re.Match) -> str:
             latex = match.group(1)
@@ -747,7 +807,7 @@ def parse_page(source: Source, limits: Limits = LIMITS) -> tuple[Page, list[Cont
     if errors:
         return Page(source, {}), errors
     meta, first_line, errors = parse_front_matter(source, limits)
-    text, stash = preprocess(source, first_line, errors)
+    text, stash = preprocess(source, first_line, errors, Folders(content=source.path.parent))
     try:
         body, toc = run_bounded(convert_markdown, text, seconds=limits.parse_seconds, memory=limits.parse_memory)
     except (TimeoutError, MemoryError, RecursionError, RuntimeError) as exc:

@@ -1,0 +1,97 @@
+"""The numbers the article quotes, computed by the engine.
+
+An author writes ``{= similarity("sinusoidal", 5, 4) :.2f =}`` in the markdown and the build
+puts the engine's value there (build.py, "facts"), so no number in the prose is typed by
+hand. Each fact is one small function of literal arguments; ``FACTS`` lists them (the README
+documents each by its docstring). Numbers from a committed file (the trained model's record,
+a paper's table) come from build.py's ``record(...)`` fact instead.
+"""
+from . import components, views
+from .dimensions import PRESETS, vit_dimensions
+from .encodings import relative_position_index, rope_frequencies
+from .resample import resample
+from .similarity import cosine_similarity_map
+
+
+def step(name):
+    """The number of a stepper step, 1-based ("addpos" -> 5): one numbering everywhere."""
+    names = [s.value for s in components.STEPS]
+    if name not in names:
+        raise ValueError(f"step must be one of {', '.join(names)} (got {name!r})")
+    return names.index(name) + 1
+
+
+def step_label(name):
+    """The label of a stepper step, as its tab shows it ("addpos" -> "Add Pos")."""
+    return components.STEPS[step(name) - 1].label
+
+
+def similarity(strategy, a, b, image_size=64, patch=16, dim=8, seed=0):
+    """Cosine similarity of the PE rows of patches ``a`` and ``b`` for a strategy, on the
+    stepper's grid (image_size / patch per side)."""
+    grid = image_size // patch
+    table = views.pe_table(strategy, grid, grid, dim, seed)
+    row = cosine_similarity_map(table, grid, grid, a, num_prefix_tokens=1)
+    return row[b // grid][b % grid]
+
+
+def patches(image_size, patch):
+    """N, the number of patches: (image_size // patch)²."""
+    return vit_dimensions(image_size, patch, 4)["num_patches"]
+
+
+def tokens(image_size, patch):
+    """N + 1, the sequence length with [CLS]."""
+    return vit_dimensions(image_size, patch, 4)["seq_len"]
+
+
+def pe_params(image_size, patch, dim):
+    """(N + 1)·D, the parameters of a learned positional table."""
+    return vit_dimensions(image_size, patch, dim)["E_pos_params"]
+
+
+def pe_share(model):
+    """The learned table's share of a preset model's parameters, as a fraction."""
+    p = PRESETS[model]
+    return pe_params(p["image_size"], p["patch"], p["dim"]) / p["params"]
+
+
+def preset(model, field):
+    """A field of a model preset (ViT paper Table 1, DeiT): "dim", "patch", "layers"…"""
+    return PRESETS[model][field]
+
+
+def resampled(method, row, col, grid=((0.0, 1.0), (2.0, 3.0)), size=3):
+    """One value of the 2×2 grid [[0, 1], [2, 3]] resampled to size × size by a method."""
+    old = [[0.0]] + [[v] for r in grid for v in r]  # a one-channel table behind a zero [CLS] row
+    new = resample(old, (size, size), (len(grid), len(grid[0])), num_prefix_tokens=1, method=method)
+    return new[1 + row * size + col][0]
+
+
+def swin_entries(window):
+    """(2M − 1)², the rows of Swin's relative position table for an M × M window."""
+    return (2 * window - 1) ** 2
+
+
+def swin_index(window, query, key):
+    """The table entry Swin's query token reads for a key token, in an M × M window."""
+    return relative_position_index(window, window)[query][key]
+
+
+def rope_rate(head_dim, k, base=100.0):
+    """θ_k = base^(−4k/d), the k-th rotation rate of 2D axial RoPE."""
+    return rope_frequencies(head_dim, base)[k]
+
+
+def sinusoid_rate(i, dim):
+    """ω_i = 10000^(−2i/D), the i-th frequency of the 1-D sinusoidal table."""
+    return 10000.0 ** (-2 * i / dim)
+
+
+def multiply(a, b):
+    """a · b (for a sentence that scales a fact)."""
+    return a * b
+
+
+FACTS = {fn.__name__: fn for fn in (step, step_label, similarity, patches, tokens, pe_params, pe_share, preset,
+                                    resampled, swin_entries, swin_index, rope_rate, sinusoid_rate, multiply)}
