@@ -490,7 +490,57 @@ def latex_to_mathml(latex: str, display: bool) -> str:
 
 # ---- facts: {= name(arguments) :format =} is replaced by the engine's value at build time
 
-FACT_RE = re.compile(r"\{=\s*([A-Za-z_]\w*)\s*\((.*?)\)\s*(?::\s*([^=]*?))?\s*=\}")
+FACT_RE = re.compile(r"\{=(.+?)=\}")
+
+
+def split_format(text: str) -> tuple[str, str | None]:
+    """'similarity("a", 1, 2) :.2f' -> ('similarity("a", 1, 2)', '.2f'): the last ':' outside
+    quotes and brackets starts the format."""
+    depth, quote, cut = 0, None, None
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == ":" and depth == 0:
+            cut = i
+    return (text, None) if cut is None else (text[:cut].strip(), text[cut + 1:].strip())
+
+
+def evaluate_fact(node, known: dict):
+    """A fact expression: calls of known facts on literals, and + − × ÷ ** on their values."""
+    import ast
+    import operator
+
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: operator.pow}
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -evaluate_fact(node.operand, known)
+    if isinstance(node, ast.BinOp) and type(node.op) in ops:
+        left, right = evaluate_fact(node.left, known), evaluate_fact(node.right, known)
+        if isinstance(node.op, ast.Pow) and abs(right) > 64:
+            raise ValueError("an exponent above 64 is not needed in prose")
+        return ops[type(node.op)](left, right)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(evaluate_fact(e, known) for e in node.elts)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        name = node.func.id
+        if name not in known:
+            raise ValueError(f"unknown fact {name!r} (known: {', '.join(sorted(known))})")
+        args = [evaluate_fact(a, known) for a in node.args]
+        try:
+            return memo(known[name], *args) if not name.startswith("record") else known[name](*args)
+        except TypeError as exc:
+            raise ValueError(f"{name}(…): {exc}") from None
+        except (ValueError, KeyError, IndexError, ArithmeticError) as exc:
+            raise ValueError(f"{name}(…): {exc}") from None
+    raise ValueError("a fact is a call like similarity('sinusoidal', 5, 4), with literals and + − * / between them")
 
 
 def record(folders: Folders, path: str, *keys):
@@ -510,25 +560,30 @@ def record(folders: Folders, path: str, *keys):
     return value
 
 
-def fact_value(name: str, arguments: str, spec: str | None, folders: Folders) -> str:
+def record_difference(folders: Folders, path: str, a: str, b: str):
+    """record(path, a) − record(path, b): how much two numbers of a record differ."""
+    return record(folders, path, a) - record(folders, path, b)
+
+
+def fact_value(expression: str, folders: Folders) -> str:
     """The text a fact stands for; ValueError with a readable reason."""
     import ast
 
     from pe_engine import facts
 
-    known = {**facts.FACTS, "record": functools.partial(record, folders)}
-    if name not in known:
-        raise ValueError(f"unknown fact {name!r} (known: {', '.join(sorted(known))})")
+    known = {**facts.FACTS, "record": functools.partial(record, folders),
+             "record_difference": functools.partial(record_difference, folders)}
+    code, spec = split_format(expression.strip())
     try:
-        args = ast.literal_eval(f"[{arguments}]") if arguments.strip() else []
-    except (ValueError, SyntaxError):
-        raise ValueError(f"the arguments of {name}(…) must be literals (numbers, 'text'), got {clip(arguments)!r}") from None
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"{clip(code)!r} is not a fact expression") from None
     try:
-        value = memo(known[name], *args) if name != "record" else known[name](*args)
-    except TypeError as exc:
-        raise ValueError(f"{name}(…): {exc}") from None
-    except (ValueError, KeyError, IndexError, ArithmeticError) as exc:
-        raise ValueError(f"{name}(…): {exc}") from None
+        value = evaluate_fact(tree.body, known)
+    except (ArithmeticError, OverflowError) as exc:
+        raise ValueError(f"{clip(code)}: {exc}") from None
+    if isinstance(value, float) and value.is_integer() and not spec:
+        value = int(value)
     try:
         text = format(value, spec) if spec else (f"{value:.3g}" if isinstance(value, float) else str(value))
     except (ValueError, TypeError):
@@ -539,7 +594,7 @@ def fact_value(name: str, arguments: str, spec: str | None, folders: Folders) ->
 def substitute_facts(text: str, path: Path, line_no: int, folders: Folders, errors: list[ContentError]) -> str:
     def replace(m: re.Match) -> str:
         try:
-            return fact_value(m.group(1), m.group(2), m.group(3), folders)
+            return fact_value(m.group(1), folders)
         except ValueError as exc:
             errors.append(ContentError(path, line_no, f"fact: {exc}"))
             return ""
@@ -895,6 +950,10 @@ def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS) -> 
                                                                        "in content/images/ (the site loads nothing from outside)"))
                 continue  # external links are the reader's to follow
             file_part, _, anchor = target.partition("#")
+            if not file_part and "&" in anchor:  # an inline action: #component-id&key=value…
+                errors += [ContentError(page.source.path, line, f"link to '#{clip(anchor)}': {p}")
+                           for p in action_problems(page, anchor)]
+                continue
             if not file_part:
                 if anchor and anchor not in page.anchors:
                     errors.append(ContentError(page.source.path, line, f"link to '#{clip(anchor)}': no heading or "
@@ -937,6 +996,20 @@ def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS) -> 
                     errors.extend(ContentError(page.source.path, d.line, f"image {short(d.options[option.name])} {p}")
                                   for p in [image_option_problem(d.options[option.name], folders, limits)] if p)
     return errors
+
+
+def action_problems(page: Page, fragment: str) -> list[str]:
+    """An inline action names a component on the page and valid settings for it."""
+    from urllib.parse import parse_qsl
+
+    from pe_engine import components
+
+    anchor, _, query = fragment.partition("&")
+    target = next((d for d in page.components if d.id == anchor), None)
+    if target is None:
+        ids = ", ".join(d.id for d in page.components) or "none on this page"
+        return [f"no component with that id (components: {ids})"]
+    return components.get(target.name).fragment_problems(dict(parse_qsl(query, keep_blank_values=True)), target.options)
 
 
 def image_problem(path: Path, limits: Limits) -> str | None:
@@ -1407,6 +1480,7 @@ def render_pages(pages: list[Page], assets: Assets, folders: Folders, files: dic
         ctx = RenderContext(assets, env, page, folders, root="")
         rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in page.stash]
         body = rewrite_links(page.body_html, pages, files)
+        body = re.sub(r'<a href="#([^"]*&amp;[^"]*)"', r'<a class="try" href="#\1"', body)  # inline actions
         # A component placeholder stands alone in its paragraph; math may sit inside text.
         body = re.sub("<p>\ue000(\\d+)\ue001</p>", lambda m: rendered[int(m.group(1))], body)
         body = PLACEHOLDER_RE.sub(lambda m: rendered[int(m.group(1))], body)

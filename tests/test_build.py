@@ -22,7 +22,7 @@ EXTRAS = textwrap.dedent(r"""
     description: Every Markdown feature in one page.
     ---
 
-    Back to [the article](positional-embeddings.md#step-4) or [about](about.md), or [down](#custom-id).
+    Back to [the article](positional-embeddings.md#add-position) or [about](about.md), or [down](#custom-id).
     A paper: [ViT](https://arxiv.org/abs/2010.11929). Money: \$5.
     Relative: [about, again](./about.md). A file: [the photograph](images/astronaut.png).
 
@@ -137,7 +137,7 @@ def test_every_page_links_back_to_the_index(site):
 
 def test_links_to_pages_point_at_their_html(site):
     extras = page(site, "extras.html")
-    assert '<a href="index.html#step-4">the article</a>' in extras
+    assert '<a href="index.html#add-position">the article</a>' in extras
     assert '<a href="about.html">about</a>' in extras
     assert 'href="about.html#how-it-is-built"' in extras  # inside a footnote too
     assert '<a href="index.html">the article</a>' in page(site, "about.html")
@@ -179,7 +179,7 @@ def test_markdown_extensions(site):
 
 def test_heading_anchors_in_the_article(site):
     index = page(site, "index.html")
-    assert '<h2 id="step-4">' in index  # {#step-4}
+    assert '<h2 id="add-position">' in index  # {#add-position}
     assert 'id="permutation"' in index
 
 

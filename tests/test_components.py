@@ -53,6 +53,9 @@ def complete(component, name, value):
             values["image_size"] = next(s for s in sorted(set(image.offered) | {value * k for k in range(1, 7)})
                                         if s % value == 0 and s >= value and image.minimum <= s <= image.maximum
                                         and not component.problems({**values, "image_size": s}))
+    if component.name == "resolution-change" and values["channel"] >= values["dim"]:
+        values["dim"] = values["channel"] // 4 * 4 + 4 if name == "channel" else values["dim"]
+        values["channel"] = min(values["channel"], values["dim"] - 1)
     assert not component.problems(values), (name, value, component.problems(values))
     return values
 
@@ -127,17 +130,23 @@ def built(tmp_path_factory):
     folders = build.Folders(content=content, out=tmp / "out", cache=tmp / "cache")
     assert build.check(folders) == []
     build.build(folders, snapshot=False)
-    return folders.out, ids
+    parsed = {}
+    for name in pages:
+        page = (folders.out / f"{name}.html").read_text(encoding="utf-8")
+        controls = Controls()
+        controls.feed(page)
+        data = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S).group(1)
+        instances = {i["id"]: i for i in json.loads(data)["components"]["instances"]}
+        parsed[name] = (page, controls, instances)
+    return parsed, ids
 
 
 @pytest.mark.parametrize("component,option,value,values",
                          [pytest.param(*v, id=f"{v[0].name}-{v[1].name}-{v[2]}") for v in variants()])
 def test_every_value_builds_and_is_shown_in_its_control(built, component, option, value, values):
-    out, ids = built
+    parsed, ids = built
     cid = ids[(component.name, option.name, value)]
-    page = (out / f"{component.name}.html").read_text(encoding="utf-8")
-    controls = Controls()
-    controls.feed(page)
+    page, controls, instances = parsed[component.name]
     if option.control == "select":
         assert controls.selects[f"{cid}-{option.name}"] == str(value)
     elif option.control == "number":
@@ -152,8 +161,7 @@ def test_every_value_builds_and_is_shown_in_its_control(built, component, option
     elif option.kind == "text":
         assert str(markupsafe.escape(value)) in page
     # The page's scripts start from the authored values too.
-    data = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S).group(1)
-    instance = next(i for i in json.loads(data)["components"]["instances"] if i["id"] == cid)
+    instance = instances[cid]
     assert instance["options"][option.name] == value
     if option.control == "select":
         assert value in instance["controls"][option.name]
@@ -169,6 +177,7 @@ RULE_CASES = [
     ("resolution-change", {"to_grid": 25}, "must be between 2 and 24, got 25", "to_grid"),
     ("rope-shift", {"dim": 6}, "option 'dim' of 'rope-shift' must be a multiple of 4, got 6", "dim"),
     ("rope-shift", {"base": 0.5}, "option 'base' of 'rope-shift' must be between 1 and 10^6, got 0.5", "base"),
+    ("resolution-change", {"channel": 9}, "channel 9 does not exist: the table has 8 channels", "directive"),
 ]
 
 

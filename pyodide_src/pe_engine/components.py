@@ -209,6 +209,28 @@ class Component:
         """Run the view: ``inputs`` gives the model input pixels and what the component needs."""
         return self.view(inputs, **self.view_values(values, reader))
 
+    def fragment_problems(self, params, authored):
+        """What is wrong with a URL fragment's state for an instance with ``authored`` options
+        (the page's fragment.js accepts the same): a list of messages."""
+        keyed = {o.fragment: o for o in self.options + self.state if o.fragment}
+        values, out = dict(authored), []
+        for key, text in params.items():
+            opt = keyed.get(key)
+            if opt is None:
+                out.append(f"'{key}' is not a setting of {self.name} (its keys: {', '.join(keyed)})")
+                continue
+            value = text if opt.kind == "choice" else int(text) if text.isdigit() else None
+            why = "is not a whole number" if value is None else opt.problem(value)
+            if not why and opt.control == "select" and value not in opt.offered_with(authored.get(opt.name, value)):
+                why = f"is not offered by its control ({', '.join(map(str, opt.offered_with(authored[opt.name])))})"
+            if why:
+                out.append(f"{key}={text}: {opt.label.lower()} {why}")
+            else:
+                values[opt.name] = value
+        if not out:
+            out += [msg for msg in (rule.problem(values) for rule in self.rules) if msg]
+        return out
+
     def schema(self):
         return {"name": self.name, "options": [o.schema() for o in self.options],
                 "state": [o.schema() for o in self.state], "rules": [r.schema() for r in self.rules],

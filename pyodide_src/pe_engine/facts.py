@@ -6,6 +6,8 @@ hand. Each fact is one small function of literal arguments; ``FACTS`` lists them
 documents each by its docstring). Numbers from a committed file (the trained model's record,
 a paper's table) come from build.py's ``record(...)`` fact instead.
 """
+import math
+
 from . import components, views
 from .dimensions import PRESETS, vit_dimensions
 from .encodings import relative_position_index, rope_frequencies
@@ -88,10 +90,46 @@ def sinusoid_rate(i, dim):
     return 10000.0 ** (-2 * i / dim)
 
 
-def multiply(a, b):
-    """a · b (for a sentence that scales a fact)."""
-    return a * b
+def sinusoid_period(i, dim):
+    """2π/ω_i, the number of positions after which sinusoid pair i repeats."""
+    return 2 * math.pi / sinusoid_rate(i, dim)
+
+
+def sincos_rate(k, dim):
+    """ω_k = 10000^(−k/(D/4)), the k-th frequency of MAE's 2D sin-cos table (per axis)."""
+    return 10000.0 ** (-k / (dim // 4))
+
+
+def grid(image_size, patch):
+    """The patches per side: image_size // patch."""
+    return image_size // patch
+
+
+def patch_row(k, image_size=64, patch=16):
+    """The grid row of patch k (patches are numbered in reading order from 0)."""
+    return k // grid(image_size, patch)
+
+
+def patch_column(k, image_size=64, patch=16):
+    """The grid column of patch k."""
+    return k % grid(image_size, patch)
+
+
+def random_spread(dim):
+    """1/√D: the spread of the cosine similarity of two independent random D-vectors."""
+    return 1 / math.sqrt(dim)
+
+
+def ratio(a, b):
+    """a / b (for "four times as many": ratio(patches(224, 8), patches(224, 16)))."""
+    return a / b
+
+
+def power(a, b):
+    """a ** b."""
+    return a ** b
 
 
 FACTS = {fn.__name__: fn for fn in (step, step_label, similarity, patches, tokens, pe_params, pe_share, preset,
-                                    resampled, swin_entries, swin_index, rope_rate, sinusoid_rate, multiply)}
+                                    resampled, swin_entries, swin_index, rope_rate, sinusoid_rate, sinusoid_period,
+                                    sincos_rate, grid, patch_row, patch_column, random_spread, ratio, power)}

@@ -215,7 +215,7 @@ def bar_compare(a, b, label_a, label_b, title):
     return {
         "data": [
             {"type": "bar", "x": xs, "y": a, "name": label_a, "marker": {"color": "#3b6fb6"}},
-            {"type": "bar", "x": xs, "y": b, "name": label_b, "marker": {"color": "#e08a00"}},
+            {"type": "bar", "x": xs, "y": b, "name": label_b, "marker": {"color": "#c27400"}},
         ],
         "layout": _layout(title, {"title": {"text": "dimension"}}, {"title": {"text": "value"}},
                           height=260, barmode="group",
