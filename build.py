@@ -565,6 +565,20 @@ def record_difference(folders: Folders, path: str, a: str, b: str):
     return record(folders, path, a) - record(folders, path, b)
 
 
+def library_version(name: str) -> str:
+    """The version of a library the site uses: an npm package the build vendors, or a Python
+    package of the build (pinned in package-lock.json and requirements.txt)."""
+    from importlib import metadata
+
+    manifest = Folders.node_modules / name / "package.json"
+    if manifest.is_file():
+        return json.loads(manifest.read_text())["version"]
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        raise ValueError(f"{name!r} is neither a vendored npm package nor an installed Python package") from None
+
+
 def fact_value(expression: str, folders: Folders) -> str:
     """The text a fact stands for; ValueError with a readable reason."""
     import ast
@@ -572,7 +586,7 @@ def fact_value(expression: str, folders: Folders) -> str:
     from pe_engine import facts
 
     known = {**facts.FACTS, "record": functools.partial(record, folders),
-             "record_difference": functools.partial(record_difference, folders)}
+             "record_difference": functools.partial(record_difference, folders), "version": library_version}
     code, spec = split_format(expression.strip())
     try:
         tree = ast.parse(code, mode="eval")
@@ -919,7 +933,10 @@ def content_path(target: str, folders: Folders) -> Path | None:
     return path
 
 
-def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS) -> list[ContentError]:
+def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS,
+               unreadable: frozenset = frozenset()) -> list[ContentError]:
+    """Checks across pages. ``unreadable``: names of pages that could not be read (their own
+    error is reported; links to them are not)."""
     from pe_engine import components
 
     errors: list[ContentError] = []
@@ -966,6 +983,8 @@ def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS) -> 
                 continue
             if kind == "link" and path.suffix == ".md":
                 target_page = by_name.get(path.name)
+                if target_page is None and path.name in unreadable:
+                    continue
                 if target_page is None or path.parent != folders.content:
                     errors.append(ContentError(page.source.path, line, f"link to {short(file_part)}: no such page in content/"))
                 elif anchor and anchor not in target_page.anchors:
@@ -1042,11 +1061,12 @@ def image_option_problem(rel: str, folders: Folders, limits: Limits) -> str | No
     return problem and "is not a readable PNG or JPEG file" if problem and "readable" in problem else problem
 
 
-def parse_pages(sources: list[Source], folders: Folders, parse: Callable | None = None) -> tuple[list[Page], list[ContentError]]:
+def parse_pages(sources: list[Source], folders: Folders, parse: Callable | None = None,
+                unreadable: frozenset = frozenset()) -> tuple[list[Page], list[ContentError]]:
     """Parse every page and run the cross-page checks: (pages, every error found)."""
     results = [(parse or parse_page)(source) for source in sources]
     pages = [page for page, _ in results]
-    return pages, [e for _, errs in results for e in errs] + check_site(pages, folders)
+    return pages, [e for _, errs in results for e in errs] + check_site(pages, folders, unreadable=unreadable)
 
 
 # --------------------------------------------------------------------------- stage 4: the engine's views
@@ -1616,7 +1636,7 @@ def build_lock(folders: Folders):
 def read_and_check(folders: Folders, parse: Callable | None = None) -> list[Page]:
     """The stages ``check`` runs (read, parse, check_site, compute_views); raises BuildFailed."""
     sources, errors = read_sources(folders)
-    pages, parse_errors = parse_pages(sources, folders, parse)
+    pages, parse_errors = parse_pages(sources, folders, parse, frozenset(e.path.name for e in errors))
     errors += parse_errors
     if not errors:
         errors += compute_views(pages, folders)

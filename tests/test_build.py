@@ -111,7 +111,7 @@ def html_pages(site: Path) -> dict[str, str]:
 # ---- pages and front matter
 
 def test_one_page_per_markdown_file_and_the_index(site):
-    assert sorted(html_pages(site)) == ["about.html", "extras.html", "index.html"]
+    assert sorted(html_pages(site)) == ["about.html", "authoring.html", "extras.html", "index.html"]
     assert not (site / "positional-embeddings.html").exists()  # index: true -> index.html
 
 
@@ -119,8 +119,8 @@ def test_front_matter_gives_title_heading_and_description(site):
     about = page(site, "about.html")
     assert "<title>About this site</title>" in about
     assert re.search(r"<h1>About this site</h1>", about)
-    assert '<meta name="description" content="How this explainer on positional embeddings is built' in about
-    assert '<time datetime="2026-11-29">' in about
+    assert '<meta name="description" content="What this explainer is, who made what it uses' in about
+    assert '<time datetime="2026-12-04">' in about
     extras = page(site, "extras.html")
     assert "<title>Extras &amp; tests</title>" in extras  # escaped, and a page without a date builds
     assert "<time" not in extras
@@ -297,6 +297,6 @@ def test_index_follows_the_front_matter(tmp_path):
     out = tmp_path / "dist"
     proc = run("build", content=content, out=out)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in out.glob("*.html")) == ["index.html", "positional-embeddings.html"]
+    assert sorted(p.name for p in out.glob("*.html")) == ["authoring.html", "index.html", "positional-embeddings.html"]
     assert "<title>About this site</title>" in page(out, "index.html")
     assert 'href="positional-embeddings.html">the article</a>' in page(out, "index.html")
