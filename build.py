@@ -1501,6 +1501,8 @@ def render_pages(pages: list[Page], assets: Assets, folders: Folders, files: dic
         rendered = [render_component(s, ctx) if isinstance(s, Directive) else s for s in page.stash]
         body = rewrite_links(page.body_html, pages, files)
         body = re.sub(r'<a href="#([^"]*&amp;[^"]*)"', r'<a class="try" href="#\1"', body)  # inline actions
+        # A heading's permalink stays a link, but not a tab stop: the contents already lead there.
+        body = body.replace('<a class="headerlink" ', '<a class="headerlink" tabindex="-1" ')
         # A component placeholder stands alone in its paragraph; math may sit inside text.
         body = re.sub("<p>\ue000(\\d+)\ue001</p>", lambda m: rendered[int(m.group(1))], body)
         body = PLACEHOLDER_RE.sub(lambda m: rendered[int(m.group(1))], body)

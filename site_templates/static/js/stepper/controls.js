@@ -62,19 +62,21 @@ export function wireControls(root, store, { steps, strategies, drawing }) {
   const cols = () => drawing.cols() || 1;
   onPlotlyEvent(heatmap, "plotly_hover", (e) => {
     const label = e.points?.[0]?.y;
-    drawing.hover(label === undefined || label === "CLS" ? null : Number(label));
+    drawing.hover(label === undefined || label === "CLS" ? null : Number(label), "heatmap");
   });
   onPlotlyEvent(similarity, "plotly_hover", (e) => {
     const p = e.points?.[0];
-    if (p) drawing.hover(Number(p.y) * cols() + Number(p.x));
+    if (p) drawing.hover(Number(p.y) * cols() + Number(p.x), "similarity");
   });
   onPlotlyEvent(tiles, "plotly_hover", (e) => {
     const p = e.points?.[0];
     if (!p || p.z === null) return;
     const c = cols(), rows = Number(root.querySelector("[data-patch-grid]").dataset.rows) || c;
-    drawing.hover(Math.floor(Number(p.y) / (rows + 1)) * c + Math.floor(Number(p.x) / (c + 1)));
+    drawing.hover(Math.floor(Number(p.y) / (rows + 1)) * c + Math.floor(Number(p.x) / (c + 1)), "tiles");
   });
-  for (const node of [heatmap, similarity, tiles]) onPlotlyEvent(node, "plotly_unhover", () => drawing.hover(null));
+  for (const [name, node] of Object.entries({ heatmap, similarity, tiles })) {
+    onPlotlyEvent(node, "plotly_unhover", () => drawing.hover(null, name));
+  }
 
   // Strategies: one radio per family; the 2D family has a variant select, shown only for it.
   const radios = [...root.querySelectorAll('.strategies input[type="radio"]')];

@@ -79,7 +79,11 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
     return withMarks(figure, HIGHLIGHT, [shape]);
   }
 
-  function hover(k) {
+  // `from` names the view that set the highlight: a figure's late "unhover" clears only its own.
+  let hoveredFrom = null;
+  function hover(k, from = "page") {
+    if (k === null && from !== hoveredFrom && from !== "page") return;
+    hoveredFrom = k === null ? null : from;
     if (k === hovered) return;
     hovered = k;
     for (const el of root.querySelectorAll(".patch.hovered, .eblock.hovered, .seq-item.hovered")) el.classList.remove("hovered");
