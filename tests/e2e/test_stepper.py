@@ -109,6 +109,7 @@ def test_numbers_before_the_engine_match_cpython(page, server, context):
         part = ref.stepper(strategy=strategy, selected=6)["strategies"][strategy]
         want = [round(v, 3) for v in part["z0"]["6"]]
         eventually(lambda: vector_text(page, "[data-panel=addpos] .vec.z0") == pytest.approx(want, abs=1e-3))
+    page.get_by_role("radio", name="2D-Aware", exact=True).check()
     page.get_by_label("2D variant").select_option("learned2d")
     figure_matches(page, HEATMAP, ref.table("learned2d"), 1e-12)
     # The selected position's row is outlined in the heatmap (row 0 is [CLS]).
