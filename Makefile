@@ -51,6 +51,7 @@ check: setup
 
 bench: setup browsers
 	$(PY) tests/bench/bench_engine.py
+	$(PY) tests/bench/bench_vit.py
 	$(PY) tests/bench/bench_page.py
 
 train: setup

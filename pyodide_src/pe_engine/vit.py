@@ -41,6 +41,7 @@ from operator import mul
 from ._checks import positive_int, size_pair
 from ._random import seeded_permutation
 from .encodings import sincos_2d
+from .images import _area_weights
 from .patches import patchify
 from .resample import METHODS, resample
 from .similarity import similarity_matrix
@@ -322,22 +323,6 @@ def upsample(pixels, size, new_size):
     return [r[0] for r in out]
 
 
-def _box_weights(n_in, n_out):
-    """Area (box-filter) weights: row i lists (source index, share) summing to 1."""
-    scale = n_in / n_out
-    rows = []
-    for i in range(n_out):
-        lo, hi = i * scale, (i + 1) * scale
-        taps, j = [], int(lo)
-        while j < n_in and j < hi:
-            overlap = min(hi, j + 1) - max(lo, j)
-            if overlap > 1e-12:
-                taps.append((j, overlap / scale))
-            j += 1
-        rows.append(taps)
-    return rows
-
-
 def from_canvas(pixels, height, width, size=8, pixel_max=16):
     """A drawn digit -> model input: flat H x W grey values 0..255 (ink high)
     -> flat size x size floats on 0..pixel_max, by area averaging in floats
@@ -350,7 +335,7 @@ def from_canvas(pixels, height, width, size=8, pixel_max=16):
         raise ValueError("pixels must have height*width = %d values (got %d)"
                          % (height * width, len(pixels)))
     scale = pixel_max / 255.0
-    wy, wx = _box_weights(height, size), _box_weights(width, size)
+    wy, wx = _area_weights(height, size), _area_weights(width, size)
     rows = [[fsum(w * pixels[y * width + x] for x, w in taps) for taps in wx] for y in range(height)]
     return [fsum(w * rows[y][c] for y, w in taps) * scale for taps in wy for c in range(size)]
 

@@ -4,20 +4,10 @@ code runs under CPython and inside Pyodide (tests/bench/vit_pyodide.mjs).
     run(weights_bytes, repeats) -> {"times": {name: median ms}, "correct": {...}}
 """
 
-import statistics
 import time
 
+from bench_engine import _median_ms  # the same timing (one warm-up, then the median) as the engine bench
 from pe_engine import vit as E
-
-
-def _median_ms(fn, repeats):
-    fn()  # warm-up (also builds the cached tables)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 def run(data, repeats=7):

@@ -22,6 +22,7 @@ for (const name of readdirSync(pkgDir)) {
 pyodide.FS.writeFile("/engine/weights.safetensors",
                      readFileSync(join(root, "content", "models", "vit_digits.safetensors")));
 pyodide.FS.writeFile("/engine/bench_vit_calls.py", readFileSync(join(here, "bench_vit_calls.py")));
+pyodide.FS.writeFile("/engine/bench_engine.py", readFileSync(join(here, "bench_engine.py")));
 const out = pyodide.runPython(`
 import json, sys
 sys.path.insert(0, "/engine")
