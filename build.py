@@ -579,14 +579,32 @@ def library_version(name: str) -> str:
         raise ValueError(f"{name!r} is neither a vendored npm package nor an installed Python package") from None
 
 
+BUILD_FACTS = {"record": record, "record_difference": record_difference, "version": library_version}
+
+
+def facts_table() -> str:
+    """The README's list of facts, from their docstrings (a test keeps the README equal to it)."""
+    import inspect
+
+    from pe_engine import facts
+
+    rows = ["| fact | what it gives |", "|---|---|"]
+    for name, fn in sorted({**facts.FACTS, **BUILD_FACTS}.items()):
+        params = [("*" if p.kind is p.VAR_POSITIONAL else "") + p.name
+                  for p in inspect.signature(fn).parameters.values() if p.name != "folders"]
+        doc = " ".join(inspect.getdoc(fn).split())
+        rows.append(f"| `{name}({', '.join(params)})` | {doc} |")
+    return "\n".join(rows)
+
+
 def fact_value(expression: str, folders: Folders) -> str:
     """The text a fact stands for; ValueError with a readable reason."""
     import ast
 
     from pe_engine import facts
 
-    known = {**facts.FACTS, "record": functools.partial(record, folders),
-             "record_difference": functools.partial(record_difference, folders), "version": library_version}
+    known = {**facts.FACTS, **{name: functools.partial(fn, folders) if name.startswith("record") else fn
+                               for name, fn in BUILD_FACTS.items()}}
     code, spec = split_format(expression.strip())
     try:
         tree = ast.parse(code, mode="eval")

@@ -211,6 +211,11 @@ def test_readme_option_table_is_the_registry():
                              "`.venv/bin/python -m pe_engine.components` (run from pyodide_src/) between the markers")
 
 
+def test_readme_facts_table_is_the_facts():
+    assert build.facts_table() in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        "README.md's facts table differs from build.facts_table(); paste its output between the markers"
+
+
 def test_worker_calls_are_the_components():
     from pe_engine import worker_api
     assert set(worker_api.CALLS) == set(components.COMPONENTS) | {"model_input"}
