@@ -358,7 +358,7 @@ class Complete(HTMLParser):
                 self.refs.append(value.split("#")[0])
 
 
-FUZZ_EXAMPLES = int(os.environ.get("PE_FUZZ_EXAMPLES", "40"))  # the bench runs longer: PE_FUZZ_EXAMPLES=2000
+FUZZ_EXAMPLES = int(os.environ.get("PE_FUZZ_EXAMPLES", "25"))  # the bench runs longer: PE_FUZZ_EXAMPLES=2000
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
