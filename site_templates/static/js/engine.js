@@ -8,10 +8,15 @@
 const SNAPSHOT_DEADLINE_MS = 15000;
 const BOOT_DEADLINE_MS = 25000;
 const CALL_DEADLINE_MS = 30000;
+// What the status line says while the runtime's download is held back (start.js).
+const HELD = {
+  slow: (size) => `Your connection looks slow, so the live engine (${size}) will download once the article has loaded, or as soon as you use a figure. Until then the figures show numbers computed when this page was built.`,
+  "save-data": (size) => `Data Saver is on, so the live engine (${size}) downloads only when you use a figure. Until then the figures show numbers computed when this page was built.`,
+};
 
 export class Engine {
   constructor(urls) {
-    this.urls = urls; // { worker, indexURL, engine, engineHash, snapshot }: see boot.js
+    this.urls = urls; // { worker, indexURL, engine, engineHash, snapshot, photo }: see start.js
     // setPrepare(fn): fn runs once the worker is up, before "ready" is announced. The worker
     // starts before the page has parsed, so the page may hand it in later.
     this.prepared = new Promise((resolve) => { this.setPrepare = resolve; });
@@ -34,11 +39,18 @@ export class Engine {
     for (const fn of this.listeners) fn(this.last);
   }
 
-  // early: a worker boot.js already started (with the messages it has sent so far).
+  // early: the worker start.js created (with the messages it has sent so far). On a slow
+  // connection or with Save-Data its boot is held back (see start.js); the deadlines start
+  // with the boot.
   start(early = null) {
     this.timeline = [{ type: "start", received: early?.started ?? Math.round(performance.now()) }];
-    if (early) this.attempt(early.useSnapshot, early);
-    else this.attempt(Boolean(this.urls.snapshot));
+    if (!early) return this.attempt(Boolean(this.urls.snapshot));
+    if (early.booted) return this.attempt(early.useSnapshot, early);
+    this.status("waiting", HELD[early.hold](early.downloadMB ? `about ${early.downloadMB} MB` : "several megabytes"));
+    early.onboot = () => {
+      this.timeline.push({ type: "boot", text: early.booted.why, received: early.booted.at });
+      this.attempt(early.useSnapshot, early);
+    };
   }
 
   attempt(useSnapshot, early = null) {
@@ -70,11 +82,13 @@ export class Engine {
                              sent: Math.round(msg.at - performance.timeOrigin), received: Math.round(performance.now()) });
       }
       if (msg.type === "phase") this.status("loading", msg.text);
+      else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
       else if (msg.type === "failed") fail(msg.text);
       else if (msg.type === "ready") {
         worker.onerror = (e) => this.crashed(e.message || "worker error");
         this.live = true;
-        this.status("loading", "Loading the photograph into the engine…");
+        this.sourceReady = Boolean(msg.source); // the worker decoded the photograph itself
+        if (!this.sourceReady) this.status("loading", "Loading the photograph into the engine…");
         this.prepared.then((prepare) => prepare?.(this)).then(() => {
           settled = true;
           clearTimeout(timer);
@@ -133,8 +147,9 @@ export class Engine {
     return this.send({ type: "call", name, kwargs: JSON.stringify(kwargs) });
   }
 
-  setSource(bytes, size) {
-    return this.send({ type: "source", bytes, size });
+  // primed: the model input at primedSize when the page already has it (see worker_api.set_source).
+  setSource(bytes, size, primed = null, primedSize = 0) {
+    return this.send({ type: "source", bytes, size, primed, primedSize });
   }
 }
 
