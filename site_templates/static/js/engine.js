@@ -13,6 +13,12 @@ const HELD = {
   slow: (size) => `Your connection looks slow, so the live engine (${size}) will download once the article has loaded, or as soon as you use a figure. Until then the figures show numbers computed when this page was built.`,
   "save-data": (size) => `Data Saver is on, so the live engine (${size}) downloads only when you use a figure. Until then the figures show numbers computed when this page was built.`,
 };
+// ...and while it downloads after such a hold.
+const HELD_DOWNLOADING = {
+  slow: (size) => `Your connection looks slow: the live engine (${size}) is downloading now that the article has loaded, which can take a while. The figures show numbers computed when this page was built until then.`,
+  "save-data": (size) => `Downloading the live engine (${size}), as you started using a figure. The figures show numbers computed when this page was built until it is ready.`,
+};
+const sizeText = (early) => (early?.downloadMB ? `about ${early.downloadMB} MB` : "several megabytes");
 
 export class Engine {
   constructor(urls) {
@@ -45,8 +51,9 @@ export class Engine {
   start(early = null) {
     this.timeline = [{ type: "start", received: early?.started ?? Math.round(performance.now()) }];
     if (!early) return this.attempt(Boolean(this.urls.snapshot));
+    this.held = early.hold ? early : null; // the status line words the download for the reader
     if (early.booted) return this.attempt(early.useSnapshot, early);
-    this.status("waiting", HELD[early.hold](early.downloadMB ? `about ${early.downloadMB} MB` : "several megabytes"));
+    this.status("waiting", HELD[early.hold](sizeText(early)));
     early.onboot = () => {
       this.timeline.push({ type: "boot", text: early.booted.why, received: early.booted.at });
       this.attempt(early.useSnapshot, early);
@@ -81,7 +88,10 @@ export class Engine {
         this.timeline.push({ type: msg.type, text: msg.text, snapshot: useSnapshot,
                              sent: Math.round(msg.at - performance.timeOrigin), received: Math.round(performance.now()) });
       }
-      if (msg.type === "phase") this.status("loading", msg.text);
+      if (msg.type === "phase") {
+        const held = this.held && msg.text.startsWith("Downloading") && HELD_DOWNLOADING[this.held.hold];
+        this.status("loading", held ? held(sizeText(this.held)) : msg.text);
+      }
       else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
       else if (msg.type === "failed") fail(msg.text);
       else if (msg.type === "ready") {

@@ -238,13 +238,13 @@ function styled(figure, t) {
 // ------------------------------------------------------------------ "PNG"
 function addDownload(node) {
   if (node.querySelector(":scope > .plot-download")) return;
-  const label = node.closest("figure")?.getAttribute("aria-label") || "figure";
   const button = document.createElement("button");
   button.type = "button";
   button.className = "plot-download";
   button.textContent = "PNG";
   button.title = "Download this figure as a PNG image (made in your browser)";
-  button.setAttribute("aria-label", `Download PNG: ${label}`);
+  // Named within its figure (the figure's own label names the figure, as before).
+  button.setAttribute("aria-label", "Download PNG");
   button.addEventListener("click", () => download(node).catch((err) => console.warn("pe-plots:", err.message)));
   node.append(button);
 }

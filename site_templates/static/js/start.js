@@ -5,13 +5,15 @@
 //
 // The runtime never competes with the article (README, "How the page works"):
 // - a fast connection: the worker starts downloading the runtime at once;
-// - a slow one (Network Information says 3g or slower, or under SLOW_MBPS): only after the
-//   page's own content has loaded (the load event), or at once when the reader uses a figure;
+// - a slow one (the Network Information API's effective type is 3g or slower, as Chrome
+//   estimates it from the round-trip times and throughput it sees): only after the page's own
+//   content has loaded (the load event), or at once when the reader uses a figure;
 // - Save-Data: only when the reader uses a figure.
+// (navigator.connection.downlink alone is no guide: before any traffic Chrome reports a prior
+// of about 1.5 Mbps on any line.) Without the API (Safari, Firefox) the boot starts at once.
 (() => {
   const data = document.getElementById("runtime-data");
   if (!data || typeof Worker === "undefined") return;
-  const SLOW_MBPS = 5;
   const runtime = JSON.parse(data.textContent);
   const url = (rel) => new URL(runtime.root + rel, document.baseURI).href;
   const photo = runtime.photo;
@@ -27,7 +29,7 @@
     photo: photo ? { image: url(photo.image), sourceSize: photo.source_size, input: photo.input && url(photo.input), size: photo.size } : null,
   };
   const c = navigator.connection;
-  const slow = c && (/^(slow-2g|2g|3g)$/.test(c.effectiveType) || (c.downlink > 0 && c.downlink < SLOW_MBPS));
+  const slow = c && /^(slow-2g|2g|3g)$/.test(c.effectiveType);
   const early = {
     worker: new Worker(urls.worker, { type: "module", name: "pe-engine" }),
     useSnapshot: Boolean(urls.snapshot),
