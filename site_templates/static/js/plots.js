@@ -100,9 +100,27 @@ export function eager(...nodes) {
 const yieldToMain = () => (globalThis.scheduler?.yield ? globalThis.scheduler.yield()
   : new Promise((resolve) => setTimeout(resolve, 0)));
 
+// Which figures are within a screen's height of the viewport. A canvas off screen gets its
+// numbers at once (node.data, data-source) and its pixels when it comes near: painting it would
+// force the layout of content the browser skips (content-visibility), for nobody to see.
+const near = new WeakSet();
+const unpainted = new WeakSet();
+const nearObserver = new IntersectionObserver((entries) => {
+  for (const { target, isIntersecting } of entries) {
+    if (!isIntersecting) { near.delete(target); continue; }
+    near.add(target);
+    if (unpainted.has(target)) render(target).catch((err) => console.warn("pe-plots:", err.message));
+  }
+}, { rootMargin: "100% 0px" });
+const watched = new WeakSet();
+function watch(node) {
+  if (!watched.has(node)) { watched.add(node); nearObserver.observe(node); }
+}
+
 function render(node) {
   const mine = (generation.get(node) || 0) + 1;
   generation.set(node, mine);
+  watch(node);
   const run = queue.then(async () => {
     await yieldToMain(); // not in the task that ran Plotly's script or the previous figure
     if (generation.get(node) !== mine || !latest.has(node)) return; // a newer draw is queued
@@ -110,9 +128,21 @@ function render(node) {
     const Plotly = usePlotly ? window.Plotly || await loadPlotly() : null;
     if (generation.get(node) !== mine) return;
     const { figure, source } = latest.get(node); // the newest, also after waiting for Plotly
+    const fig = styled(figure, theme());
     node.querySelector(".plot-fallback")?.remove();
     node.style.height = `${figure.layout.height}px`;
-    const fig = styled(figure, theme());
+    if (!Plotly && !near.has(node)) { // numbers now, pixels when near (nearObserver)
+      node.data = fig.data;
+      node.layout = fig.layout;
+      unpainted.add(node);
+      drawn.add(node);
+      node.dataset.source = source;
+      node.removeAttribute("data-busy");
+      addDownload(node);
+      if (source === "pyodide") loadPlotlyWhenIdle();
+      return;
+    }
+    unpainted.delete(node);
     if (Plotly) {
       if (owner.get(node) !== "plotly") {
         node.querySelector(":scope > canvas.plot-canvas")?.remove();
@@ -158,13 +188,15 @@ export async function draw(node, figure, source) {
 // Plotly has arrived: it redraws every figure the canvas drew, each in its own task, the
 // eager (and so visible) ones first, the rest when they come near the screen.
 function handOver() {
-  const canvasNodes = [...drawn].filter((node) => owner.get(node) === "canvas");
-  for (const node of canvasNodes) if (eagerNodes.has(node)) render(node).catch(() => {});
-  for (const node of canvasNodes) if (!eagerNodes.has(node)) drawWhenNear(node);
+  const canvasNodes = [...drawn].filter((node) => owner.get(node) !== "plotly");
+  for (const node of canvasNodes) if (eagerNodes.has(node) && near.has(node)) render(node).catch(() => {});
+  for (const node of canvasNodes) if (!eagerNodes.has(node) || !near.has(node)) drawWhenNear(node);
 }
 
 // A new system theme: every drawn figure again, in the new colours.
+let themeCache = null;
 globalThis.matchMedia?.("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  themeCache = null;
   for (const node of drawn) render(node).catch(() => {});
 });
 
@@ -176,8 +208,9 @@ export async function moveSelection(node, shape) {
   const moved = { ...current, x0: shape.x0, x1: shape.x1, y0: shape.y0, y1: shape.y1 };
   const layout = { ...entry.figure.layout, shapes: entry.figure.layout.shapes.map((s) => (s === current ? moved : s)) };
   latest.set(node, { ...entry, figure: { ...entry.figure, layout } });
-  if (owner.get(node) === "canvas") {
-    drawCanvas(node, styled(latest.get(node).figure, theme()));
+  if (owner.get(node) === "canvas" || unpainted.has(node)) {
+    const fig = styled(latest.get(node).figure, theme());
+    if (unpainted.has(node)) { node.data = fig.data; node.layout = fig.layout; } else drawCanvas(node, fig);
   } else if (owner.get(node) === "plotly" && node.layout?.shapes) {
     const update = {};
     node.layout.shapes.forEach((s, i) => {
@@ -193,11 +226,14 @@ export function busy(node, on = true) {
 }
 
 // ------------------------------------------------------------------ theme
+// The page's colours, read once per theme (a style read after DOM changes costs a style recalc).
 function theme() {
+  if (themeCache) return themeCache;
   const style = getComputedStyle(document.documentElement);
   const v = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
-  return { fg: v("--fg", "#1d1f23"), muted: v("--muted", "#5b616b"), line: v("--line", "#d9dce1"),
-           bg: v("--bg", "#fdfdfc"), panel: v("--panel", "#f3f4f6"), highlight: v("--highlight", "#f5a300") };
+  themeCache = { fg: v("--fg", "#1d1f23"), muted: v("--muted", "#5b616b"), line: v("--line", "#d9dce1"),
+                 bg: v("--bg", "#fdfdfc"), panel: v("--panel", "#f3f4f6"), highlight: v("--highlight", "#f5a300") };
+  return themeCache;
 }
 
 const titled = (title) => (typeof title === "string" ? { text: title } : title || {});
@@ -256,8 +292,13 @@ async function download(node) {
     const bytes = atob(url.slice(url.indexOf(",") + 1));
     blob = new Blob([Uint8Array.from(bytes, (c) => c.charCodeAt(0))], { type: "image/png" });
   } else {
+    if (!latest.has(node)) return;
+    if (unpainted.has(node) || !node.querySelector(":scope > canvas.plot-canvas")) {
+      unpainted.delete(node);
+      drawCanvas(node, styled(latest.get(node).figure, theme()));
+      owner.set(node, "canvas");
+    }
     const canvas = node.querySelector(":scope > canvas.plot-canvas");
-    if (!canvas) return;
     blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
   const a = document.createElement("a");
