@@ -131,6 +131,10 @@ function render(node) {
     const fig = styled(figure, theme());
     node.querySelector(".plot-fallback")?.remove();
     node.style.height = `${figure.layout.height}px`;
+    if (Plotly && !near.has(node) && !node.checkVisibility?.()) {
+      unpainted.add(node); // hidden (a closed <details>): Plotly draws it when it is shown
+      return;
+    }
     if (!Plotly && !near.has(node)) { // numbers now, pixels when near (nearObserver)
       node.data = fig.data;
       node.layout = fig.layout;
