@@ -29,11 +29,14 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium and nginx when running as root (CI); Playwright's own browser elsewhere.
+# Debian's Chromium and nginx (with the brotli_static module the site's nginx snippet uses)
+# when running as root (CI); Playwright's own browser elsewhere.
+BROTLI_STATIC := /usr/lib/nginx/modules/ngx_http_brotli_static_module.so
 browsers: setup
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -f $(BROTLI_STATIC) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light \
+	      libnginx-mod-http-brotli-static >/dev/null; \
 	  else \
 	    [ -x /usr/bin/chromium ] || $(PY) -m playwright install chromium; \
 	  fi; \

@@ -1228,6 +1228,7 @@ def bundle_runtime(assets: Assets, folders: Folders) -> None:
     plotly_version = package_version(folders, PLOTLY_PACKAGE)
     assets.files[f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"] = folders.node_modules / PLOTLY_PACKAGE / PLOTLY_FILE
     assets.urls["plotly"] = f"vendor/plotly-{plotly_version}/{PLOTLY_FILE}"
+    assets.urls["colorscales"] = PLOTLY_SCALES  # for the page's canvas renderer (plots.js)
 
 
 IMPORT_RE = re.compile(r"""^\s*import\s+(?:[^"';]+?\s+from\s+)?["'](\.{1,2}/[^"']+)["']""", re.M)
@@ -1407,11 +1408,15 @@ def render_component(d: Directive, ctx: RenderContext) -> str:
         extra["image_url"] = f"images/{source.name}"
         ctx.assets.files[extra["image_url"]] = source
         extra["input_urls"] = {}
+        extra["input_webp_urls"] = {}
         for size in view.get("_input_sizes", []):
             png = png_bytes(directive_inputs(d, ctx.page, ctx.folders).pixels(size), size)
             url = f"images/input-{hashlib.sha256(png).hexdigest()[:12]}.png"
             ctx.assets.files[url] = png
             extra["input_urls"][size] = url
+            webp = webp_lossless(png)
+            extra["input_webp_urls"][size] = url[:-4] + ".webp"
+            ctx.assets.files[url[:-4] + ".webp"] = webp
     controls = {o.name: o.offered_with(d.options[o.name]) for o in component.options if o.control == "select"}
     instance = {"name": d.name, "id": d.id, "options": d.options, "controls": controls,
                 "view": {k: v for k, v in view.items() if not k.startswith("_")}}
@@ -1437,16 +1442,74 @@ def render_component(d: Directive, ctx: RenderContext) -> str:
                            families=components.FAMILIES, **extra)
 
 
-# plotly.js's own named scales (the figures name them; Plotly draws them in the browser).
-FALLBACK_SCALES = {
-    "RdBu": [(0, (5, 10, 172)), (0.35, (106, 137, 247)), (0.5, (190, 190, 190)), (0.6, (220, 170, 132)),
-             (0.7, (230, 145, 90)), (1, (178, 10, 28))],
-    "Cividis": [(0, (0, 32, 76)), (0.176471, (39, 63, 108)), (0.352941, (91, 95, 109)),
-                (0.529412, (131, 129, 120)), (0.705882, (176, 165, 114)), (0.882353, (225, 204, 92)),
-                (1, (255, 233, 69))],
-    "Viridis": [(0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)), (0.75, (94, 201, 98)),
-                (1, (253, 231, 37))],
+# plotly.js's named colour scales (its src/components/colorscale/scales.js, the same table as the
+# Python plotly package's PLOTLY_SCALES, which tests/test_speed_build.py compares). The figures name
+# them; the page's canvas renderer (plots.js, via the page data) and the no-script pictures below
+# draw them without Plotly.
+PLOTLY_SCALES = {
+    "Greys": [[0, "rgb(0,0,0)"], [1, "rgb(255,255,255)"]],
+    "YlGnBu": [[0, "rgb(8,29,88)"], [0.125, "rgb(37,52,148)"], [0.25, "rgb(34,94,168)"],
+        [0.375, "rgb(29,145,192)"], [0.5, "rgb(65,182,196)"], [0.625, "rgb(127,205,187)"],
+        [0.75, "rgb(199,233,180)"], [0.875, "rgb(237,248,217)"], [1, "rgb(255,255,217)"]],
+    "Greens": [[0, "rgb(0,68,27)"], [0.125, "rgb(0,109,44)"], [0.25, "rgb(35,139,69)"],
+        [0.375, "rgb(65,171,93)"], [0.5, "rgb(116,196,118)"], [0.625, "rgb(161,217,155)"],
+        [0.75, "rgb(199,233,192)"], [0.875, "rgb(229,245,224)"], [1, "rgb(247,252,245)"]],
+    "YlOrRd": [[0, "rgb(128,0,38)"], [0.125, "rgb(189,0,38)"], [0.25, "rgb(227,26,28)"],
+        [0.375, "rgb(252,78,42)"], [0.5, "rgb(253,141,60)"], [0.625, "rgb(254,178,76)"],
+        [0.75, "rgb(254,217,118)"], [0.875, "rgb(255,237,160)"], [1, "rgb(255,255,204)"]],
+    "Bluered": [[0, "rgb(0,0,255)"], [1, "rgb(255,0,0)"]],
+    "RdBu": [[0, "rgb(5,10,172)"], [0.35, "rgb(106,137,247)"], [0.5, "rgb(190,190,190)"],
+        [0.6, "rgb(220,170,132)"], [0.7, "rgb(230,145,90)"], [1, "rgb(178,10,28)"]],
+    "Reds": [[0, "rgb(220,220,220)"], [0.2, "rgb(245,195,157)"], [0.4, "rgb(245,160,105)"],
+        [1, "rgb(178,10,28)"]],
+    "Blues": [[0, "rgb(5,10,172)"], [0.35, "rgb(40,60,190)"], [0.5, "rgb(70,100,245)"],
+        [0.6, "rgb(90,120,245)"], [0.7, "rgb(106,137,247)"], [1, "rgb(220,220,220)"]],
+    "Picnic": [[0, "rgb(0,0,255)"], [0.1, "rgb(51,153,255)"], [0.2, "rgb(102,204,255)"],
+        [0.3, "rgb(153,204,255)"], [0.4, "rgb(204,204,255)"], [0.5, "rgb(255,255,255)"],
+        [0.6, "rgb(255,204,255)"], [0.7, "rgb(255,153,255)"], [0.8, "rgb(255,102,204)"],
+        [0.9, "rgb(255,102,102)"], [1, "rgb(255,0,0)"]],
+    "Rainbow": [[0, "rgb(150,0,90)"], [0.125, "rgb(0,0,200)"], [0.25, "rgb(0,25,255)"],
+        [0.375, "rgb(0,152,255)"], [0.5, "rgb(44,255,150)"], [0.625, "rgb(151,255,0)"],
+        [0.75, "rgb(255,234,0)"], [0.875, "rgb(255,111,0)"], [1, "rgb(255,0,0)"]],
+    "Portland": [[0, "rgb(12,51,131)"], [0.25, "rgb(10,136,186)"], [0.5, "rgb(242,211,56)"],
+        [0.75, "rgb(242,143,56)"], [1, "rgb(217,30,30)"]],
+    "Jet": [[0, "rgb(0,0,131)"], [0.125, "rgb(0,60,170)"], [0.375, "rgb(5,255,255)"],
+        [0.625, "rgb(255,255,0)"], [0.875, "rgb(250,0,0)"], [1, "rgb(128,0,0)"]],
+    "Hot": [[0, "rgb(0,0,0)"], [0.3, "rgb(230,0,0)"], [0.6, "rgb(255,210,0)"], [1, "rgb(255,255,255)"]],
+    "Blackbody": [[0, "rgb(0,0,0)"], [0.2, "rgb(230,0,0)"], [0.4, "rgb(230,210,0)"],
+        [0.7, "rgb(255,255,255)"], [1, "rgb(160,200,255)"]],
+    "Earth": [[0, "rgb(0,0,130)"], [0.1, "rgb(0,180,180)"], [0.2, "rgb(40,210,40)"],
+        [0.4, "rgb(230,230,50)"], [0.6, "rgb(120,70,20)"], [1, "rgb(255,255,255)"]],
+    "Electric": [[0, "rgb(0,0,0)"], [0.15, "rgb(30,0,100)"], [0.4, "rgb(120,0,100)"], [0.6, "rgb(160,90,0)"],
+        [0.8, "rgb(230,200,0)"], [1, "rgb(255,250,220)"]],
+    "Viridis": [[0, "#440154"], [0.06274509803921569, "#48186a"], [0.12549019607843137, "#472d7b"],
+        [0.18823529411764706, "#424086"], [0.25098039215686274, "#3b528b"], [0.3137254901960784, "#33638d"],
+        [0.3764705882352941, "#2c728e"], [0.4392156862745098, "#26828e"], [0.5019607843137255, "#21918c"],
+        [0.5647058823529412, "#1fa088"], [0.6274509803921569, "#28ae80"], [0.6901960784313725, "#3fbc73"],
+        [0.7529411764705882, "#5ec962"], [0.8156862745098039, "#84d44b"], [0.8784313725490196, "#addc30"],
+        [0.9411764705882353, "#d8e219"], [1, "#fde725"]],
+    "Cividis": [[0.0, "rgb(0,32,76)"], [0.058824, "rgb(0,42,102)"], [0.117647, "rgb(0,52,110)"],
+        [0.176471, "rgb(39,63,108)"], [0.235294, "rgb(60,74,107)"], [0.294118, "rgb(76,85,107)"],
+        [0.352941, "rgb(91,95,109)"], [0.411765, "rgb(104,106,112)"], [0.470588, "rgb(117,117,117)"],
+        [0.529412, "rgb(131,129,120)"], [0.588235, "rgb(146,140,120)"], [0.647059, "rgb(161,152,118)"],
+        [0.705882, "rgb(176,165,114)"], [0.764706, "rgb(192,177,109)"], [0.823529, "rgb(209,191,102)"],
+        [0.882353, "rgb(225,204,92)"], [0.941176, "rgb(243,219,79)"], [1.0, "rgb(255,233,69)"]],
 }
+
+
+def scale_stops(name: str | list) -> list[tuple[float, tuple[int, int, int]]] | None:
+    """A named (or literal) Plotly colour scale as [(t, (r, g, b))]."""
+    stops = PLOTLY_SCALES.get(name) if isinstance(name, str) else name
+    if not stops:
+        return None
+    out = []
+    for t, colour in stops:
+        if colour.startswith("#"):
+            rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        else:
+            rgb = tuple(int(float(x)) for x in re.findall(r"[\d.]+", colour)[:3])
+        out.append((float(t), rgb))
+    return out
 
 
 def figure_png(figure: dict) -> bytes | None:
@@ -1454,14 +1517,15 @@ def figure_png(figure: dict) -> bytes | None:
     from PIL import Image
 
     trace = figure["data"][0]
-    named = trace.get("colorscale")
-    scale = [(t, tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))) for t, c in named] if isinstance(named, list) \
-        else FALLBACK_SCALES.get(named)
+    scale = scale_stops(trace.get("colorscale"))
     z = trace.get("z")
     if trace.get("type") != "heatmap" or scale is None or not z:
         return None
     values = [v for row in z for v in row if v is not None]
     lo, hi = trace.get("zmin", min(values)), trace.get("zmax", max(values))
+    if trace.get("zmid") is not None and not ("zmin" in trace and "zmax" in trace):
+        half = max(trace["zmid"] - lo, hi - trace["zmid"])
+        lo, hi = trace["zmid"] - half, trace["zmid"] + half
     if trace.get("reversescale"):
         scale = [(1 - t, c) for t, c in reversed(scale)]
 
@@ -1494,6 +1558,23 @@ def cached_figure_png(figure: dict) -> bytes | None:
     if hit is None or hit[0] is not figure:
         hit = _PNG_MEMO[id(figure)] = (figure, figure_png(figure))
     return hit[1]
+
+
+def webp_lossless(png: bytes) -> bytes:
+    """The same pixels as a lossless WebP (about a quarter smaller than the PNG; every browser
+    the page supports decodes it to exactly these RGB values). Cached by the PNG's hash."""
+    from PIL import Image
+
+    hit = _WEBP_MEMO.get(png)
+    if hit is None:
+        buf = io.BytesIO()
+        with Image.open(io.BytesIO(png)) as im:
+            im.save(buf, format="WEBP", lossless=True, quality=100, method=6, exact=True)
+        hit = _WEBP_MEMO[png] = buf.getvalue()
+    return hit
+
+
+_WEBP_MEMO: dict[bytes, bytes] = {}
 
 
 def png_bytes(pixels: list[int], size: int) -> bytes:
@@ -1533,8 +1614,38 @@ def render_pages(pages: list[Page], assets: Assets, folders: Folders, files: dic
             site=SITE, page=page.meta, body=markupsafe.Markup(body), toc=markupsafe.Markup(page.toc_html), nav=nav,
             index_href="index.html", is_index=page.is_index, assets=assets.urls, csp=CSP, root=ctx.root,
             has_components=bool(page.components), page_data=ctx.data,
+            runtime=runtime_data(ctx, assets, folders) if page.components else None,
             modules=[assets.urls["static"] + m for m in modules])
     return out
+
+
+def runtime_data(ctx: RenderContext, assets: Assets, folders: Folders) -> dict[str, Any]:
+    """What start.js (first in <head>) needs to start the worker before the body is parsed: the
+    runtime's URLs, the stepper's photograph and default model input (the worker decodes them
+    itself), and the size of the download, for the status line when it is held back."""
+    pictured = next((i for i in ctx.data.get("instances", []) if i.get("image")), None)
+    urls = assets.urls
+    return {
+        "root": ctx.root, "static": urls["static"], "pyodide_dir": urls["pyodide_dir"], "engine": urls["engine"],
+        "engine_hash": urls["engine_hash"], "snapshot": urls.get("snapshot"),
+        "photo": {"image": pictured["image"], "source_size": pictured["source_size"], "input": pictured.get("input"),
+                  "size": pictured["options"].get("image_size")} if pictured else None,
+        "download_mb": runtime_download_mb(assets, folders),
+    }
+
+
+RUNTIME_DOWNLOADS = ("pyodide.asm.wasm", "pyodide.asm.mjs", "python_stdlib.zip", "pyodide-lock.json", "pyodide.mjs")
+
+
+def runtime_download_mb(assets: Assets, folders: Folders) -> int:
+    """Megabytes the worker downloads, as a host serving the precompressed siblings sends them."""
+    total = 0
+    for rel, content in assets.files.items():
+        name = rel.rsplit("/", 1)[-1]
+        if name in RUNTIME_DOWNLOADS or name.startswith(("snapshot-", "pe_engine-")):
+            data = content if isinstance(content, bytes) else Path(content).read_bytes()
+            total += min([len(data)] + [len(c) for c in precompressed(rel, data, folders).values()])
+    return max(1, round(total / 1e6))
 
 
 def rewrite_links(body: str, pages: list[Page], files: dict[str, str]) -> str:
@@ -1602,6 +1713,108 @@ def copy_file(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
+# Precompressed siblings (name.gz and name.br beside name) of the text and binary files that
+# compress, for hosts that serve them as they are (nginx gzip_static / brotli_static, see
+# hosting_files). A sibling is written only where it saves at least PRECOMPRESS_MIN_SAVING: the
+# zips (python_stdlib.zip, the engine) and the snapshot (served as its .gz file, inflated in
+# the worker on every host) are compressed already. Compressed once per content, in .cache/.
+PRECOMPRESS_SUFFIXES = (".html", ".css", ".js", ".mjs", ".json", ".wasm", ".svg", ".txt", ".xml", ".map", ".zip", ".bin")
+PRECOMPRESS_MIN_BYTES = 1024
+PRECOMPRESS_MIN_SAVING = 0.05
+
+
+_COMPRESSED: dict[tuple[str, str, int], bytes] = {}  # (sha256, kind, quality) -> bytes, for serve's rebuilds
+
+
+def compress_cached(data: bytes, kind: str, folders: Folders, quality: int = 9) -> bytes:
+    """gzip -9, or brotli at ``quality``, of data; kept in .cache/compressed by content."""
+    import gzip
+
+    digest = hashlib.sha256(data).hexdigest()
+    key = (digest, kind, quality if kind == "br" else 9)
+    if key in _COMPRESSED:
+        return _COMPRESSED[key]
+    path = folders.cache / "compressed" / f"{digest}.{kind}{key[2]}"
+    if path.is_file():
+        out = path.read_bytes()
+    else:
+        if kind == "gz":
+            out = gzip.compress(data, compresslevel=9, mtime=0)
+        else:
+            import brotli
+
+            out = brotli.compress(data, quality=quality, lgwin=24)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(out)
+        os.replace(tmp, path)
+    _COMPRESSED[key] = out
+    return out
+
+
+def brotli_quality(rel: str, size: int) -> int:
+    """11 (the smallest) for the vendored runtime files, which never change and so are
+    compressed once per machine, except above 4 MiB (the wasm: 11 takes most of a minute);
+    9 for the site's own files, which change with every edit (11 takes 0.5 s for the article,
+    9 takes 35 ms for 17 % more bytes) and for the live preview, which writes the same output."""
+    return 11 if rel.startswith("vendor/") and size <= 4 << 20 else 9
+
+
+def precompressed(rel: str, data: bytes, folders: Folders) -> dict[str, bytes]:
+    """The siblings worth writing for the output file ``rel``: {".gz": ..., ".br": ...}."""
+    name = rel.rsplit("/", 1)[-1]
+    if name.startswith("_") or not name.endswith(PRECOMPRESS_SUFFIXES) or len(data) < PRECOMPRESS_MIN_BYTES:
+        return {}
+    out = {}
+    for kind in ("gz", "br"):
+        packed = compress_cached(data, kind, folders, brotli_quality(rel, len(data)))
+        if len(packed) <= len(data) * (1 - PRECOMPRESS_MIN_SAVING):
+            out[f".{kind}"] = packed
+        elif kind == "gz" and len(packed) > len(data) * 0.98:
+            break  # compressed already (a zip of deflated files): brotli cannot do better
+    return out
+
+
+# Names that carry a content hash or a version (assets/, vendor/, images/) never change.
+IMMUTABLE_DIRS = ("assets", "vendor", "images")
+
+
+def hosting_files() -> dict[str, str]:
+    """Configuration for real hosts, written beside the site: _headers (Netlify, Cloudflare
+    Pages) and _nginx.conf, the nginx snippet the README shows and the end-to-end tests serve
+    the site with (tests/e2e/nginx.py includes this very file)."""
+    immutable = "public, max-age=31536000, immutable"
+    headers = ["# Written by build.py: response headers for hosts that read _headers (Netlify, Cloudflare Pages).",
+               "# They compress on their own; nginx users: see _nginx.conf.",
+               "/*", f"  Content-Security-Policy: {CSP}", "  X-Content-Type-Options: nosniff"]
+    for folder in IMMUTABLE_DIRS:
+        headers += [f"/{folder}/*", f"  Cache-Control: {immutable}"]
+    nginx = NGINX_SNIPPET.format(csp=CSP, dirs="|".join(IMMUTABLE_DIRS), immutable=immutable)
+    return {"_headers": "\n".join(headers) + "\n", "_nginx.conf": nginx}
+
+
+NGINX_SNIPPET = """\
+# Serving dist/ with nginx: include this file in the server {{ }} block that serves the site
+# (root, or alias for a subpath). Written by build.py as dist/_nginx.conf.
+include mime.types;
+types {{ text/javascript js mjs; application/wasm wasm; application/json json; }}
+default_type application/octet-stream;
+charset utf-8;
+charset_types text/css text/javascript application/json text/plain;
+# The build's precompressed siblings (main.js.br, main.js.gz beside main.js).
+gzip_static on;
+# Needs ngx_brotli's static module (Debian: libnginx-mod-http-brotli-static); without it, drop this line.
+brotli_static on;
+gzip_vary on;
+# Names with a content hash or a version never change; everything else is revalidated.
+set $pe_cache "no-cache";
+if ($uri ~ "/({dirs})/") {{ set $pe_cache "{immutable}"; }}
+add_header Cache-Control $pe_cache always;
+add_header Content-Security-Policy "{csp}" always;
+add_header X-Content-Type-Options nosniff always;
+"""
+
+
 def write_site(html_pages: dict[str, str], assets: Assets, folders: Folders) -> None:
     """Write everything into a staging folder next to the output, then swap it in."""
     check_output_folder(folders)
@@ -1620,6 +1833,12 @@ def write_site(html_pages: dict[str, str], assets: Assets, folders: Folders) -> 
                 copy_file(content, target)
         for name, text in html_pages.items():
             (staging / name).write_text(text, encoding="utf-8")
+        for name, text in hosting_files().items():
+            (staging / name).write_text(text, encoding="utf-8")
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            rel = path.relative_to(staging).as_posix()
+            for suffix, packed in precompressed(rel, path.read_bytes(), folders).items():
+                path.with_name(path.name + suffix).write_bytes(packed)
         (staging / ".nojekyll").write_text("")
         (staging / STAMP).write_text("This folder was written by build.py, which replaces it on the next build.\n")
         swap_directories(staging, dist)

@@ -5,6 +5,7 @@ extension the site supports; the tests then read the HTML files it wrote.
 """
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from html.parser import HTMLParser
@@ -256,6 +257,10 @@ def test_asset_names_carry_a_hash_or_version(site):
                 seen.add(url)
                 assert re.match(r"assets/site-[0-9a-f]{12}/|assets/[\w-]+-[0-9a-f]{12}\.|vendor/[\w.-]+-\d+\.\d+\.\d+/|"
                                 r"images/[\w-]+-[0-9a-f]{12}\.png$", url), (name, url)
+        # The runtime's folder is in the data start.js reads (the worker fetches it, not a tag).
+        runtime = re.search(r'id="runtime-data">(.*?)</script>', text)
+        if runtime:
+            seen.add(json.loads(runtime.group(1))["pyodide_dir"])
     assert any(u.startswith("vendor/pyodide-") for u in seen) and any(u.startswith("assets/site-") for u in seen)
     for path in site.rglob("*"):
         rel = path.relative_to(site).as_posix()

@@ -2,9 +2,12 @@
 
 One foreground nginx (``daemon off; master_process off;``) with its config, pid file,
 logs and temp folders in a temporary directory, on a free 127.0.0.1 port. It serves the
-site both at the root and under a subpath (an ``alias``), optionally sends the page's
-CSP as an HTTP header as well, and takes extra ``location`` blocks for fault tests
-(for instance wasm served as text/plain).
+site both at the root and under a subpath (an ``alias``) with the site's own nginx snippet,
+``_nginx.conf``, which build.py writes into the site and the README shows: the MIME types,
+the precompressed siblings (gzip_static, and brotli_static where Debian's
+libnginx-mod-http-brotli-static is installed), immutable caching of hashed names and the
+CSP header. It takes extra ``location`` blocks for fault tests (for instance wasm served as
+text/plain).
 
     with Nginx(dist, tmp_path) as srv:
         page.goto(srv.url)               # http://127.0.0.1:PORT/
@@ -25,6 +28,12 @@ from pathlib import Path
 NGINX = "/usr/sbin/nginx"
 MIME_TYPES = "/etc/nginx/mime.types"
 SUBPATH = "/articles/vit/"
+BROTLI_STATIC = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+SNIPPET = "_nginx.conf"  # written by build.py into the site
+
+
+def has_brotli() -> bool:
+    return BROTLI_STATIC.is_file()
 
 
 def free_port() -> int:
@@ -46,7 +55,8 @@ def _quote(value: str) -> str:
 class Nginx:
     """nginx over ``site``: at ``/`` and at ``SUBPATH``.
 
-    csp_header: also send this Content-Security-Policy as an HTTP header.
+    csp_header: the Content-Security-Policy header expected (the snippet sends the site's own;
+    a different one is refused, so a test never believes it checked a header it did not).
     mime_overrides: {extension: type} served with that Content-Type instead (under both
     paths), e.g. {"wasm": "text/plain"} for the wrong-MIME fault test.
     extra: raw nginx directives (usually ``location`` blocks) added to the server block
@@ -80,8 +90,12 @@ class Nginx:
             overrides.append(f"location ~ ^{sub}(.+\\.{ext})$ {{ alias {self.site}/$1; types {{ }} default_type {mime}; }}")
             overrides.append(f"location ~ \\.{ext}$ {{ root {self.site}; types {{ }} default_type {mime}; }}")
         extra = "\n        ".join([*overrides, self.extra])
-        csp = f"add_header Content-Security-Policy {_quote(self.csp_header)} always;" if self.csp_header else ""
+        snippet = self.snippet()
+        (d / "mime.types").write_text(Path(MIME_TYPES).read_text())  # the snippet includes it relatively
+        (d / "pe-site.conf").write_text(snippet)
+        load = f"load_module {BROTLI_STATIC};" if has_brotli() else ""
         return f"""
+{load}
 daemon off;
 master_process off;
 worker_processes 1;
@@ -106,7 +120,7 @@ http {{
     server {{
         listen 127.0.0.1:{self.port};
         server_name localhost;
-        {csp}
+        include {d / 'pe-site.conf'};
         {extra}
         location = {self.subpath.rstrip('/')} {{ return 301 {self.subpath}; }}
         location {self.subpath} {{
@@ -120,6 +134,18 @@ http {{
     }}
 }}
 """
+
+    def snippet(self) -> str:
+        """The site's _nginx.conf, without brotli_static where the module is not installed."""
+        path = self.site / SNIPPET
+        if not path.is_file():
+            raise RuntimeError(f"{path} is missing: build the site first")
+        text = path.read_text()
+        if self.csp_header is not None and f'Content-Security-Policy {_quote(self.csp_header)}' not in text:
+            raise ValueError("the site's nginx snippet sends another Content-Security-Policy")
+        if not has_brotli():
+            text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("brotli_static"))
+        return text
 
     # ------------------------------------------------------------------ process
     def start(self) -> "Nginx":

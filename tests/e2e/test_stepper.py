@@ -140,6 +140,11 @@ def test_hover_shows_position_dimension_and_value(page, server):
     page.get_by_role("tab", name="Add Pos").click()
     page.locator(f"#{HEATMAP}[data-source=pyodide]:not([data-busy=true])").wait_for(state="attached")
     page.locator(f"#{HEATMAP}").scroll_into_view_if_needed()
+    # Until Plotly is needed the figure is a canvas (plots.js); pointing at it loads Plotly,
+    # which then takes the figure over. Hover is the one thing that waits for it.
+    page.locator(f"#{HEATMAP}").hover()
+    page.locator(f"#{HEATMAP} .main-svg").first.wait_for(state="attached", timeout=30_000)
+    page.locator(f"#{HEATMAP}[data-source=pyodide]:not([data-busy=true])").wait_for(state="attached")
     hover = page.locator(f"#{HEATMAP} .hoverlayer .hovertext")
     # Walk the pointer down the first column from the plot area's top edge: the first cell
     # it meets is row CLS (the axis runs downwards), dimension 0.

@@ -8,10 +8,21 @@
 const SNAPSHOT_DEADLINE_MS = 15000;
 const BOOT_DEADLINE_MS = 25000;
 const CALL_DEADLINE_MS = 30000;
+// What the status line says while the runtime's download is held back (start.js).
+const HELD = {
+  slow: (size) => `Your connection looks slow, so the live engine (${size}) will download once the article has loaded, or as soon as you use a figure. Until then the figures show numbers computed when this page was built.`,
+  "save-data": (size) => `Data Saver is on, so the live engine (${size}) downloads only when you use a figure. Until then the figures show numbers computed when this page was built.`,
+};
+// ...and while it downloads after such a hold.
+const HELD_DOWNLOADING = {
+  slow: (size) => `Your connection looks slow: the live engine (${size}) is downloading now that the article has loaded, which can take a while. The figures show numbers computed when this page was built until then.`,
+  "save-data": (size) => `Downloading the live engine (${size}), as you started using a figure. The figures show numbers computed when this page was built until it is ready.`,
+};
+const sizeText = (early) => (early?.downloadMB ? `about ${early.downloadMB} MB` : "several megabytes");
 
 export class Engine {
   constructor(urls) {
-    this.urls = urls; // { worker, indexURL, engine, engineHash, snapshot }: see boot.js
+    this.urls = urls; // { worker, indexURL, engine, engineHash, snapshot, photo }: see start.js
     // setPrepare(fn): fn runs once the worker is up, before "ready" is announced. The worker
     // starts before the page has parsed, so the page may hand it in later.
     this.prepared = new Promise((resolve) => { this.setPrepare = resolve; });
@@ -34,11 +45,19 @@ export class Engine {
     for (const fn of this.listeners) fn(this.last);
   }
 
-  // early: a worker boot.js already started (with the messages it has sent so far).
+  // early: the worker start.js created (with the messages it has sent so far). On a slow
+  // connection or with Save-Data its boot is held back (see start.js); the deadlines start
+  // with the boot.
   start(early = null) {
     this.timeline = [{ type: "start", received: early?.started ?? Math.round(performance.now()) }];
-    if (early) this.attempt(early.useSnapshot, early);
-    else this.attempt(Boolean(this.urls.snapshot));
+    if (!early) return this.attempt(Boolean(this.urls.snapshot));
+    this.held = early.hold ? early : null; // the status line words the download for the reader
+    if (early.booted) return this.attempt(early.useSnapshot, early);
+    this.status("waiting", HELD[early.hold](sizeText(early)));
+    early.onboot = () => {
+      this.timeline.push({ type: "boot", text: early.booted.why, received: early.booted.at });
+      this.attempt(early.useSnapshot, early);
+    };
   }
 
   attempt(useSnapshot, early = null) {
@@ -69,12 +88,17 @@ export class Engine {
         this.timeline.push({ type: msg.type, text: msg.text, snapshot: useSnapshot,
                              sent: Math.round(msg.at - performance.timeOrigin), received: Math.round(performance.now()) });
       }
-      if (msg.type === "phase") this.status("loading", msg.text);
+      if (msg.type === "phase") {
+        const held = this.held && msg.text.startsWith("Downloading") && HELD_DOWNLOADING[this.held.hold];
+        this.status("loading", held ? held(sizeText(this.held)) : msg.text);
+      }
+      else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
       else if (msg.type === "failed") fail(msg.text);
       else if (msg.type === "ready") {
         worker.onerror = (e) => this.crashed(e.message || "worker error");
         this.live = true;
-        this.status("loading", "Loading the photograph into the engine…");
+        this.sourceReady = Boolean(msg.source); // the worker decoded the photograph itself
+        if (!this.sourceReady) this.status("loading", "Loading the photograph into the engine…");
         this.prepared.then((prepare) => prepare?.(this)).then(() => {
           settled = true;
           clearTimeout(timer);
@@ -133,8 +157,9 @@ export class Engine {
     return this.send({ type: "call", name, kwargs: JSON.stringify(kwargs) });
   }
 
-  setSource(bytes, size) {
-    return this.send({ type: "source", bytes, size });
+  // primed: the model input at primedSize when the page already has it (see worker_api.set_source).
+  setSource(bytes, size, primed = null, primedSize = 0) {
+    return this.send({ type: "source", bytes, size, primed, primedSize });
   }
 }
 

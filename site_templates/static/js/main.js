@@ -1,8 +1,8 @@
 // Entry point, once the article is parsed: reads the build's data and mounts every component
-// with the module of its name, components/<name>.js. (boot.js started the worker.)
+// with the module of its name, components/<name>.js. (start.js started the worker.)
 import { early, urls } from "./boot.js";
 import { Engine } from "./engine.js";
-import { loadPlotly } from "./plots.js";
+import * as plots from "./plots.js";
 
 document.documentElement.classList.add("js");
 // Let the browser paint the article first: everything below is work the reader can wait for.
@@ -11,33 +11,51 @@ const data = JSON.parse(document.getElementById("page-data")?.textContent || "{}
 const url = (rel) => new URL(data.root + rel, document.baseURI).href;
 const { instances = [], schema } = data.components || {};
 
-// The engine's photograph (the first component that has one) is fetched and decoded while
-// the worker boots, and handed to it before "ready".
-const pictured = instances.find((c) => c.image);
-const photo = pictured
-  ? import("./upload.js").then(({ defaultPixels }) => defaultPixels({ ...pictured, imageUrl: url(pictured.image) }))
-  : null;
-photo?.catch(() => {});
+// Figures are drawn on canvases from their figure dicts until Plotly is needed (plots.js):
+// it loads once the live engine has drawn and the reader leaves the page alone for a moment,
+// at once when the reader points at or focuses a component, or after an engine failure.
+plots.configure({ plotly: url(data.assets.plotly), scales: data.assets.colorscales });
+for (const type of ["pointerover", "focusin"]) {
+  addEventListener(type, (e) => { if (e.target.closest?.(".component")) plots.loadPlotly(); }, { passive: true, capture: true });
+}
 
 const engine = new Engine(urls);
 window.peEngine = engine; // for the end-to-end tests and the curious
 engine.start(early);
+// The worker decodes the photograph itself (see worker.js); only when it could not does the
+// page decode and send it, with the build's default-size model input.
+const pictured = instances.find((c) => c.image);
 engine.setPrepare(async (live) => {
-  if (pictured) await live.setSource(await photo, pictured.source_size);
+  if (!pictured || live.sourceReady) return;
+  const { defaultPixels } = await import("./upload.js");
+  const photo = await defaultPixels({ ...pictured, imageUrl: url(pictured.image) });
+  const input = pictured.input
+    ? await defaultPixels({ imageUrl: url(pictured.input), source_size: pictured.options.image_size }).catch(() => null)
+    : null;
+  await live.setSource(photo, pictured.source_size, input, input ? pictured.options.image_size : 0);
 });
-const plotly = loadPlotly(url(data.assets.plotly));
+engine.ready.catch(() => plots.loadPlotlyWhenIdle());
 
 for (const node of document.querySelectorAll("[data-engine-status]")) {
   engine.onStatus(({ state, text }) => { node.textContent = text; node.dataset.state = state; });
 }
-plotly.catch((err) => {
+plots.onPlotlyFailed((err) => {
   for (const node of document.querySelectorAll(".plot-fallback")) node.textContent = `${err.message}: ${node.textContent}`;
 });
 
-for (const instance of instances) {
+// One component per task, in page order: mounting them all at once was one 40-100 ms task.
+const nextTask = () => (globalThis.scheduler?.yield ? scheduler.yield() : new Promise((r) => setTimeout(r, 0)));
+const modules = instances.map((instance) => import(`./components/${instance.name}.js`));
+modules.forEach((m) => m.catch(() => {}));
+for (const [i, instance] of instances.entries()) {
   const root = document.getElementById(instance.id);
   if (!root) continue;
-  import(`./components/${instance.name}.js`)
-    .then((module) => module.mount(root, { ...instance, schema, imageUrl: instance.image && url(instance.image) }, engine))
-    .catch((err) => console.warn(`pe-${instance.name}:`, err.message));
+  try {
+    const module = await modules[i];
+    await nextTask();
+    module.mount(root, { ...instance, schema, imageUrl: instance.image && url(instance.image) }, engine)
+      ?.catch?.((err) => console.warn(`pe-${instance.name}:`, err.message));
+  } catch (err) {
+    console.warn(`pe-${instance.name}:`, err.message);
+  }
 }

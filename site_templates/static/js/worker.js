@@ -3,24 +3,36 @@
 //
 // Two boots: from the build's memory snapshot (fast), or the normal one. If the snapshot
 // path fails the worker says so and the page starts a fresh worker for the normal boot.
+//
+// Everything a boot needs is requested the moment the "boot" message arrives: the wasm
+// compiles (streaming, on V8's background threads) while the snapshot downloads and
+// inflates, pyodide.asm.mjs and the standard library load beside them, and the stepper's
+// photograph and default model input are fetched and decoded during the restore, so that
+// "ready" already has the source set and the first call needs no round trip. Pyodide's own
+// requests for those files are answered with the responses already under way.
 
 const ENGINE_DIR = "/home/pyodide/engine"; // where pyodide_src/make_snapshot.mjs unpacks it too
 let pyodide = null;
 let api = null;
+let unpackLater = null; // after a snapshot boot the engine's files are unpacked after the first answer
 
 const post = (msg) => self.postMessage({ ...msg, at: Date.now() }); // at: for the page's timeline
 const phase = (text) => post({ type: "phase", text });
-const fileName = (url) => url.split("/").pop();
+const fileName = (url) => String(url).split("/").pop();
+const abs = (url) => new URL(url, self.location.href).href;
+const quiet = (promise) => { promise.catch(() => {}); return promise; };
 
-// A missing file or a wrong MIME type makes loadPyodide hang forever, so look first.
-async function precheck(url, expectType) {
-  const response = await fetch(url, { method: "HEAD" }).catch(() => null);
+// A missing file or a wrong MIME type makes loadPyodide hang forever, so each response is
+// looked at before Pyodide gets it.
+async function checked(responsePromise, url, expectType = null) {
+  const response = await responsePromise.catch(() => null);
   if (!response) throw new Error(`${fileName(url)} could not be reached`);
   if (!response.ok) throw new Error(`${fileName(url)} answered HTTP ${response.status}`);
   const type = (response.headers.get("content-type") || "").split(";")[0].trim();
   if (expectType && type !== expectType) {
     throw new Error(`${fileName(url)} is served as "${type || "no type"}", expected ${expectType}`);
   }
+  return response;
 }
 
 // Pyodide swallows a failed wasm compile and never settles: turn that into a rejection.
@@ -60,19 +72,56 @@ async function load(loadPyodide, options, ...failFast) {
   }
 }
 
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${fileName(url)} answered HTTP ${response.status}`);
-  return response;
-}
-
-async function gunzip(url) {
-  const response = await fetchOk(url);
-  const gzipped = !/gzip/i.test(response.headers.get("content-encoding") || "");
-  const body = gzipped ? response.body.pipeThrough(new DecompressionStream("gzip")) : response.body;
+// The snapshot is served gzipped (the .gz file itself, on every host) and inflated here,
+// while it downloads. A host that adds Content-Encoding: gzip has the browser inflate it.
+async function snapshotBytes(url) {
+  const response = await checked(fetch(url), url);
+  const decoded = /gzip/i.test(response.headers.get("content-encoding") || "");
+  const body = decoded ? response.body : response.body.pipeThrough(new DecompressionStream("gzip"));
   const bytes = new Uint8Array(await new Response(body).arrayBuffer());
   if (bytes.byteLength < 1 << 20) throw new Error(`snapshot is implausibly small (${bytes.byteLength} bytes)`);
   return bytes;
+}
+
+// The runtime's own files, requested at once. Returns the checks (a rejection names the
+// file), and installs the answers for Pyodide: a fetch shim hands it the responses already
+// under way, and instantiateStreaming uses the module compiled here.
+function startRuntime(urls) {
+  const wasmUrl = abs(urls.indexURL + "pyodide.asm.wasm");
+  const stdlibUrl = abs(urls.indexURL + "python_stdlib.zip");
+  const wasm = checked(fetch(wasmUrl), wasmUrl, "application/wasm");
+  const compiled = quiet(wasm.then((response) => WebAssembly.compileStreaming(response)));
+  const stdlib = checked(fetch(stdlibUrl), stdlibUrl);
+  const lock = quiet(fetch(abs(urls.indexURL + "pyodide-lock.json")).then((r) => r.json()));
+  quiet(import(urls.indexURL + "pyodide.asm.mjs")); // compiles while the rest downloads
+  const answers = new Map([
+    [stdlibUrl, stdlib],
+    // Pyodide fetches the wasm itself to instantiate it streaming: it gets an empty stand-in,
+    // and instantiateStreaming below uses the module compiled from the real response.
+    [wasmUrl, Promise.resolve(new Response(new ArrayBuffer(0), { headers: { "content-type": "application/wasm" } }))],
+  ]);
+  const realFetch = self.fetch.bind(self);
+  self.fetch = (input, init) => {
+    const key = abs(typeof input === "string" || input instanceof URL ? String(input) : input.url);
+    const hit = (!init?.method || init.method === "GET") && answers.get(key);
+    if (hit) { answers.delete(key); return hit; }
+    return realFetch(input, init);
+  };
+  WebAssembly.instantiateStreaming = async (_source, imports) => {
+    const module = await compiled;
+    return { module, instance: await WebAssembly.instantiate(module, imports) };
+  };
+  return { checks: Promise.all([wasm, stdlib]), compiled, lock };
+}
+
+// The stepper's photograph and its default model input, decoded to RGB bytes.
+function startPhoto(photo) {
+  if (!photo?.image) return null;
+  const decode = (url, size) => fetch(url).then((r) => {
+    if (!r.ok) throw new Error(`${fileName(url)} answered HTTP ${r.status}`);
+    return r.blob();
+  }).then((blob) => import("./upload.js").then(({ decodeSquare }) => decodeSquare(blob, size)));
+  return quiet(Promise.all([decode(photo.image, photo.sourceSize), photo.input ? decode(photo.input, photo.size) : null]));
 }
 
 function importEngine() {
@@ -87,38 +136,52 @@ pe_engine.__build__`);
 async function boot(urls, useSnapshot) {
   const t0 = performance.now();
   phase("Downloading runtime…");
-  // The checks, the engine archive, pyodide.mjs and the snapshot all start at once; only
-  // loadPyodide waits for the checks (it is the call that would hang).
-  const checks = Promise.all([
-    precheck(urls.indexURL + "pyodide.asm.wasm", "application/wasm"),
-    precheck(urls.indexURL + "python_stdlib.zip"),
-    precheck(urls.engine),
-  ]);
-  const engineZip = fetchOk(urls.engine).then((r) => r.arrayBuffer());
-  engineZip.catch(() => {});
-  const runtime = import(urls.indexURL + "pyodide.mjs");
-  runtime.catch(() => {});
-  // Pyodide fetches the wasm and stdlib while the snapshot downloads (it takes a promise).
+  const runtime = startRuntime(urls);
+  const engineZip = quiet(checked(fetch(urls.engine), urls.engine).then((r) => r.arrayBuffer()));
+  const pyodideModule = quiet(import(urls.indexURL + "pyodide.mjs"));
   const snapshot = useSnapshot
-    ? gunzip(urls.snapshot).then((bytes) => { phase("Restoring Python from snapshot…"); return bytes; })
+    ? quiet(snapshotBytes(urls.snapshot).then((bytes) => { phase("Restoring Python from snapshot…"); return bytes; }))
     : null;
-  snapshot?.catch(() => {});
-  await checks;
-  const { loadPyodide } = await runtime;
+  // The photograph waits for the snapshot's bytes: it is needed only after the restore, and
+  // so never competes with the runtime (or the page) for the first requests.
+  const pixels = quiet((snapshot || runtime.compiled).then(() => startPhoto(urls.photo), () => null));
+  await runtime.checks;
+  await engineZip; // its 404 is a failure with the file's name, before Python starts
+  const { loadPyodide } = await pyodideModule;
+  const options = { indexURL: urls.indexURL, lockFileContents: runtime.lock };
   if (useSnapshot) {
-    pyodide = await load(loadPyodide, { indexURL: urls.indexURL, _loadSnapshot: snapshot },
-                         snapshot.then(() => new Promise(() => {})));
+    pyodide = await load(loadPyodide, { ...options, _loadSnapshot: snapshot }, snapshot.then(() => new Promise(() => {})));
   } else {
     phase("Starting Python…");
-    pyodide = await load(loadPyodide, { indexURL: urls.indexURL });
+    pyodide = await load(loadPyodide, options);
   }
   phase("Loading engine…");
-  // Also after a snapshot: it holds the imported modules but not their files.
-  pyodide.unpackArchive(new Uint8Array(await engineZip), "zip", { extractDir: ENGINE_DIR });
+  // The snapshot holds the imported modules but not their files, which only tracebacks
+  // read: they are unpacked after the first answer. A normal boot needs them to import.
+  const unpack = async () => pyodide.unpackArchive(new Uint8Array(await engineZip), "zip", { extractDir: ENGINE_DIR });
+  if (useSnapshot) unpackLater = unpack;
+  else await unpack();
   const build = importEngine();
   if (build !== urls.engineHash) throw new Error(`engine ${build} does not match the page's ${urls.engineHash}`);
   api = pyodide.pyimport("pe_engine.worker_api");
-  post({ type: "ready", version: pyodide.version, snapshot: useSnapshot, ms: performance.now() - t0 });
+  let source = false;
+  if (urls.photo) {
+    try {
+      const [photo, input] = await pixels;
+      api.set_source(photo, urls.photo.sourceSize, input || undefined, input ? urls.photo.size : 0);
+      source = true;
+    } catch (err) {
+      post({ type: "warn", text: `the photograph could not be decoded in the worker (${err.message}); the page sends it` });
+    }
+  }
+  post({ type: "ready", version: pyodide.version, snapshot: useSnapshot, source, ms: performance.now() - t0 });
+}
+
+function unpackSoon() {
+  if (!unpackLater) return;
+  const unpack = unpackLater;
+  unpackLater = null;
+  setTimeout(() => unpack().catch((err) => post({ type: "warn", text: `the engine's files could not be unpacked (${err.message})` })), 0);
 }
 
 self.onmessage = async (event) => {
@@ -140,8 +203,9 @@ self.onmessage = async (event) => {
       bytesProxy.destroy?.();
       answer.destroy();
       self.postMessage({ type: "result", id: msg.id, json, bytes }, [bytes.buffer]);
+      unpackSoon();
     } else if (msg.type === "source") {
-      api.set_source(msg.bytes, msg.size);
+      api.set_source(msg.bytes, msg.size, msg.primed || undefined, msg.primedSize || 0);
       post({ type: "result", id: msg.id, json: '{"result": true}' });
     }
   } catch (err) {

@@ -23,6 +23,9 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
   plots.eager(heatmap, similarity, tiles); // drawn at once, not when scrolled to (plots.js)
   const image = q("[data-input-image]");
   const buildImage = image.src, buildAlt = image.alt;
+  // The build's picture is a <picture> (WebP, PNG fallback): its <source> must step aside for a blob.
+  const webp = image.parentElement?.tagName === "PICTURE" ? image.parentElement.querySelector("source") : null;
+  const buildSrcset = webp?.getAttribute("srcset");
   let imageUrl = null;
   let shown = null; // the entry on screen: the last valid view
   let onScreen = {}; // node id -> { figure, source } last drawn, for the hover marks
@@ -51,7 +54,7 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
 
   // The model input as the engine resized it (the build's PNG for the default view).
   async function showInput(s) {
-    if (isDefaultImage(s)) { image.src = buildImage; image.alt = buildAlt; return; }
+    if (isDefaultImage(s)) { if (webp) webp.srcset = buildSrcset; image.src = buildImage; image.alt = buildAlt; return; }
     const pixels = await engine.call("model_input", { image_size: s.image_size });
     const size = s.image_size, rgba = new Uint8ClampedArray(size * size * 4);
     for (let i = 0, j = 0; j < pixels.length; i += 4, j += 3) {
@@ -62,6 +65,7 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
     const blob = await canvas.convertToBlob({ type: "image/png" });
     if (imageUrl) URL.revokeObjectURL(imageUrl);
     imageUrl = URL.createObjectURL(blob);
+    webp?.removeAttribute("srcset");
     image.src = imageUrl;
     image.alt = `The model input, ${size}×${size} pixels`;
   }
