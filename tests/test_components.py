@@ -53,6 +53,11 @@ def complete(component, name, value):
             values["image_size"] = next(s for s in sorted(set(image.offered) | {value * k for k in range(1, 7)})
                                         if s % value == 0 and s >= value and image.minimum <= s <= image.maximum
                                         and not component.problems({**values, "image_size": s}))
+    for rule in component.rules:  # a Below rule (a channel of a D-wide table): widen the table
+        if isinstance(rule, components.Below) and rule.problem(values) and name == rule.option:
+            bound = component.option(rule.bound)
+            step = bound.multiple_of or 1
+            values[rule.bound] = (values[rule.option] // step + 1) * step
     assert not component.problems(values), (name, value, component.problems(values))
     return values
 
