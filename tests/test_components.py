@@ -114,7 +114,8 @@ def built(tmp_path_factory):
     """One page per component, one directive per value to try; built in-process."""
     tmp = tmp_path_factory.mktemp("registry")
     content = tmp / "content"
-    shutil.copytree(ROOT / "content" / "images", content / "images")
+    # The images and files the defaults name (content/images, content/models), not the pages.
+    shutil.copytree(ROOT / "content", content, ignore=shutil.ignore_patterns("*.md"))
     pages: dict[str, list] = {}
     for component, option, value, values in variants():
         pages.setdefault(component.name, []).append((option, value, values))

@@ -32,7 +32,10 @@ class Choice:
 class Option:
     """One option of a component.
 
-    kind: "int", "float", "choice", "text" or "image" (a PNG or JPEG in content/).
+    kind: "int", "float", "choice", "text", "image" (a PNG or JPEG in content/), "file" (any
+    file in content/: the build copies it under a hashed name, puts its URL in the page data
+    and hands its bytes to the view as ``inputs.file(name)``), "bool", or "numbers" (a list
+    of ``length`` numbers within the bounds, or None: a reader's input such as a drawing).
     control: how the page lets a reader change it: "select" (``offered`` values, plus the
     author's), "number" (any value within the bounds), "radio", or "" (authors only).
     view: whether the value is an argument of the component's view function.
@@ -53,6 +56,7 @@ class Option:
     view: bool = True
     fragment: str = ""
     help: str = ""
+    length: int = None  # "numbers": how many
 
     def allowed(self):
         """The allowed values in words, for messages and the README."""
@@ -75,11 +79,20 @@ class Option:
         elif self.kind == "choice":
             if value not in [c.value for c in self.choices]:
                 return f"must be one of {self.allowed()}; got {_short(value)}"
-        elif self.kind in ("text", "image"):
+        elif self.kind in ("text", "image", "file"):
             if not isinstance(value, str) or not value.strip():
                 return f"must be a non-empty str, got {_short(value)}"
             if len(value) > 500:
                 return f"must be at most 500 characters long (got {len(value)})"
+        elif self.kind == "bool":
+            if not isinstance(value, bool):
+                return f"must be true or false, got {_short(value)}"
+        elif self.kind == "numbers" and value is not None:
+            if not isinstance(value, list) or len(value) != self.length:
+                return f"must be a list of {self.length} numbers, got {_short(value, 40)}"
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and self.minimum <= v <= self.maximum
+                       for v in value):
+                return f"must hold numbers between {_num(self.minimum)} and {_num(self.maximum)}"
         return None
 
     def show(self, value):
@@ -99,7 +112,7 @@ class Option:
     def schema(self):
         out = {"name": self.name, "kind": self.kind, "default": self.default, "label": self.label,
                "control": self.control, "fragment": self.fragment}
-        for key in ("minimum", "maximum", "multiple_of", "unit", "display"):
+        for key in ("minimum", "maximum", "multiple_of", "unit", "display", "length"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         if self.minimum == 0:

@@ -37,16 +37,25 @@ PREVIEW = 8  # leading entries shown of a long vector
 
 class Inputs:
     """What a view reads besides its own options: the photograph resized to the model's
-    input size (``pixels(size)``), and the options of the component it needs (``needed``)."""
+    input size (``pixels(size)``), the options of the component it needs (``needed``), and
+    the bytes of its "file" options (``file(name)``; ``files`` maps option names to bytes, or
+    is a function of the name)."""
 
-    def __init__(self, pixels=None, needed=None):
+    def __init__(self, pixels=None, needed=None, files=None):
         self._pixels = pixels
         self.needed = needed
+        self._files = files or {}
 
     def pixels(self, size):
         if self._pixels is None:
             raise ValueError("no source image: call set_source first")
         return self._pixels(size)
+
+    def file(self, name):
+        data = self._files(name) if callable(self._files) else self._files.get(name)
+        if data is None:
+            raise ValueError(f"the file of option '{name}' has not been given to the engine")
+        return data
 
 
 def shown_dims(dim):

@@ -136,6 +136,12 @@ export class Engine {
   setSource(bytes, size) {
     return this.send({ type: "source", bytes, size });
   }
+
+  // A component's "file" option (its path as in markdown, and its bytes): calls name it
+  // with `files: {option: path}` (see pe_engine.worker_api.set_file).
+  setFile(path, bytes) {
+    return this.send({ type: "file", path, bytes });
+  }
 }
 
 // Big matrices arrive as float64 bytes beside the JSON (see pe_engine.worker_api):
