@@ -266,6 +266,16 @@ STEP_TITLES = {"input": "The input image", "patch": "Cutting the image into patc
                "project": "The linear projection", "flatten": "A sequence, with [CLS] in front",
                "addpos": "Adding the positional embedding"}
 
+# The digit ViTs of ``make train`` (tests/vit/train.py), as the weights file names them.
+VIT_MODELS = tuple(Choice(name, label) for name, label in views.VIT_MODELS.items())
+
+# How a learned table is resampled to a new grid (pe_engine.resample's methods).
+RESAMPLING = (
+    Choice("timm", "timm: bicubic, antialiased"),
+    Choice("deit", "DeiT / MAE: bicubic"),
+    Choice("jax", "JAX / big_vision: bilinear, corners aligned"),
+)
+
 SEED = Option("seed", "int", 0, "Seed", minimum=0, maximum=SEED_MAX, help="seed of every random table")
 
 VIT_STEPPER = Component(
@@ -313,10 +323,7 @@ RESOLUTION_CHANGE = Component(
                control="select", display="{0} × {0} grid"),
         Option("to_grid", "int", 6, "Fine-tune resolution", minimum=2, maximum=24, offered=tuple(range(2, 25)),
                control="select", display="{0} × {0} grid"),
-        Option("method", "choice", "timm", "Resampling", control="select", choices=(
-            Choice("timm", "timm: bicubic, antialiased"),
-            Choice("deit", "DeiT / MAE: bicubic"),
-            Choice("jax", "JAX / big_vision: bilinear, corners aligned"))),
+        Option("method", "choice", "timm", "Resampling", control="select", choices=RESAMPLING),
         Option("dim", "int", 8, "Embedding dimension", minimum=4, maximum=64, multiple_of=4),
         Option("channel", "int", 0, "Channel shown", minimum=0, maximum=63, control="number",
                help="the channel drawn as a picture; below dim"),
@@ -356,7 +363,49 @@ ROPE_SHIFT = Component(
     view=views.rope_shift,
 )
 
-COMPONENTS = {c.name: c for c in (VIT_STEPPER, RESOLUTION_CHANGE, PERMUTATION_DEMO, RELATIVE_BIAS, ROPE_SHIFT)}
+TRAINED_VIT = Component(
+    name="trained-vit",
+    summary="the digit ViT trained by `make train`: its learned table's position similarity beside the "
+            "untrained and 2D sin-cos tables; a digit drawn or picked, classified live by every model, with "
+            "its [CLS] attention; shuffled patches and bigger grids, on one digit and on the whole test set",
+    options=(
+        Option("weights", "file", "models/vit_digits.safetensors", "Weights", view=False,
+               help="the weights file `make train` writes, in `content/`"),
+        Option("record", "file", "models/vit_digits.json", "Training record", view=False,
+               help="its JSON record, in `content/`"),
+        Option("digit", "int", 0, "Test digit", minimum=0, maximum=359, control="number",
+               help="the test image shown first; the test set has 360"),
+        Option("grid", "int", 16, "Bigger grid", minimum=9, maximum=24, offered=(10, 12, 16, 20, 24),
+               control="select", display="{0} × {0} grid", help="the grid the upsampled test images give"),
+        Option("method", "choice", "timm", "Resampling of the learned table", control="select", choices=RESAMPLING),
+    ),
+    state=(
+        Option("part", "choice", "all", "What to compute", choices=(
+            Choice("all", "everything the build shows first"),
+            Choice("similarity", "the position-similarity figures and measures"),
+            Choice("digit", "one digit through every model"),
+            Choice("accuracy", "one model on a run of test images"))),
+        Option("drawing", "numbers", None, "Your drawing", minimum=0, maximum=255, length=32 * 32,
+               help="a 32 × 32 grey drawing, ink 255 (None: the test digit)"),
+        Option("input", "choice", "plain", "The models see", choices=(
+            Choice("plain", "the digit"), Choice("shuffled", "its patches shuffled"),
+            Choice("resized", "the digit upsampled to the bigger grid"))),
+        Option("shuffle_seed", "int", 0, "Shuffle", minimum=0, maximum=SEED_MAX,
+               help="seeded_permutation(64, seed) for a digit; image i of the test set gets seed + i"),
+        Option("model", "choice", "learned", "Model", choices=VIT_MODELS),
+        Option("test", "choice", "plain", "Test", choices=(
+            Choice("plain", "the test set as it is"), Choice("shuffled", "every image's patches shuffled"),
+            Choice("resized", "every image upsampled to the bigger grid"))),
+        Option("recompute", "bool", True, "Recompute the sin-cos table for the bigger grid",
+               help="false: resample it like a learned table"),
+        Option("start", "int", 0, "First test image", minimum=0, maximum=359),
+        Option("count", "int", 360, "Test images", minimum=1, maximum=360),
+    ),
+    view=views.trained_vit,
+)
+
+COMPONENTS = {c.name: c for c in (VIT_STEPPER, RESOLUTION_CHANGE, PERMUTATION_DEMO, RELATIVE_BIAS, ROPE_SHIFT,
+                                  TRAINED_VIT)}
 
 
 def get(name):
