@@ -136,13 +136,12 @@ def similarity_map(grid_map, index, title="Position similarity", scale=None):
     }
 
 
-def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch to every other", scale=None):
+def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch to every other"):
     """Small multiples as in ViT Fig. 7: tile (r, c) shows patch (r, c)'s similarity map.
 
     Drawn as one heatmap with a blank (None) gutter between tiles: one trace for the
     browser to draw instead of grid_h × grid_w subplots. The tiles share one scale and one
-    colour bar; the axes label each tile by its patch's row and column. ``scale``: a (low,
-    high) shared with other figures; by default fitted to these maps (similarity_range).
+    colour bar; the axes label each tile by its patch's row and column.
     """
     gap = 1
     height = grid_h * (grid_h + gap) - gap
@@ -152,7 +151,7 @@ def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch to e
         top, left = (k // grid_w) * (grid_h + gap), (k % grid_w) * (grid_w + gap)
         for r in range(grid_h):
             z[top + r][left:left + grid_w] = grid_map[r]
-    low, high = scale or similarity_range(*maps)
+    low, high = similarity_range(*maps)
     centres = lambda n, size: [i * (size + gap) + (size - 1) / 2 for i in range(n)]
     return {
         "data": [{"type": "heatmap", "z": z, "colorscale": SEQUENTIAL, "zmin": low, "zmax": high,

@@ -480,8 +480,8 @@ def vit_similarity(entry, record):
 
 def vit_digit(entry, digit=0, drawing=None, mode="plain", shuffle_seed=0, grid=16, method="timm"):
     """One digit (test image ``digit``, or a drawing) through every model: the input the
-    models see, and per model the class probabilities, the prediction and the [CLS]
-    attention over the patches (mean of the heads of the last block)."""
+    models see (its figure), and per model the class probabilities, the prediction and the
+    [CLS] attention over the patches (mean of the heads of the last block; its figure's z)."""
     from . import vit
 
     bundle = entry["bundle"]
@@ -509,16 +509,15 @@ def vit_digit(entry, digit=0, drawing=None, mode="plain", shuffle_seed=0, grid=1
             out = vit.forward(model, shown, size=grid, method=method)
         else:
             out = vit.forward(model, pixels)
-        attention = _mean_heads(out["attention"][-1])
         results[name] = {"label": VIT_MODELS[name], "prediction": out["prediction"], "probs": out["probs"],
-                         "attention": attention,
+                         "_attention": _mean_heads(out["attention"][-1]),
                          "attention_cls": sum(out["attention_cls"][-1]) / len(out["attention_cls"][-1])}
         if mode == "resized" and model.pe == "sincos":
             other = vit.forward(model, shown, size=grid, pos=_resampled(entry, model, grid, method))
             results[name]["resampled"] = {"prediction": other["prediction"], "probs": other["probs"]}
-    peak = max(v for r in results.values() for row in r["attention"] for v in row)
-    for name, r in results.items():
-        r["figure"] = figures.attention_map(r["attention"], f"{VIT_MODELS[name].split(' ')[0]} [CLS] attention",
+    peak = max(v for r in results.values() for row in r["_attention"] for v in row)
+    for name, r in results.items():  # the maps share one scale; each figure's z is its map
+        r["figure"] = figures.attention_map(r.pop("_attention"), f"{VIT_MODELS[name].split(' ')[0]} [CLS] attention",
                                             scale=(0.0, peak))
     what = {"plain": f"{h}×{w} patches", "shuffled": "patches shuffled", "resized": f"upsampled to {size}×{size}"}[mode]
     return {
@@ -526,7 +525,7 @@ def vit_digit(entry, digit=0, drawing=None, mode="plain", shuffle_seed=0, grid=1
                   "order": order, "shuffle_seed": shuffle_seed if mode == "shuffled" else None,
                   "original": _rows(pixels, w),
                   "grid": grid, "method": method,
-                  "pixels": _rows(shown, size),
+                  # what the models see is the figure's z; "original" the digit before shuffling or resizing
                   "figure": figures.digit_image(_rows(shown, size), f"What the models see: {what}",
                                                 bundle["models"]["learned"].pixel_max)},
         "results": results,
