@@ -379,3 +379,21 @@ def test_an_edited_file_gives_a_new_view(tmp_path):
     assert again["accuracy"]["models"]["learned"]["plain"] == 1
     digest = hashlib.sha256((folders.content / WEIGHTS).read_bytes()).hexdigest()
     assert again["config"]["weights_sha256"] == digest
+
+
+def test_damaged_or_foreign_files_are_content_errors(tmp_path):
+    """A weights file cut short or a record of another shape: a message on the directive's line."""
+    blob = (MODELS / "vit_digits.safetensors").read_bytes()
+    record = json.loads((MODELS / "vit_digits.json").read_text())
+    del record["configs"]["none"]
+    cases = {"models/cut.safetensors": blob[:5000], "models/zeros.safetensors": bytes(64),
+             "models/header.safetensors": (13).to_bytes(8, "little") + b'{"x": [1, 2]}' + bytes(8),
+             "models/other.json": json.dumps(record).encode()}
+    for name, data in cases.items():
+        folders, text = _site_with(tmp_path / name.replace("/", "_"), "", [WEIGHTS, RECORD])
+        (folders.content / name).write_bytes(data)
+        option = "record" if name.endswith(".json") else "weights"
+        index = folders.content / "index.md"
+        index.write_text(index.read_text() + f"::: trained-vit\n{option}: {name}\n:::\n")
+        errors = build.check(folders)
+        assert len(errors) == 1 and errors[0].message.startswith("trained-vit: "), (name, [str(e) for e in errors])

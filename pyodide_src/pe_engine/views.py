@@ -398,9 +398,13 @@ def _vit_entry(data):
     if key not in _VITS:
         while len(_VITS) >= 2:
             _VITS.pop(next(iter(_VITS)))
-        bundle = vit.load(data)
-        missing = [name for name in bundle["models"] if name not in VIT_MODELS]
-        if missing or not bundle["test_images"]:
+        try:
+            bundle = vit.load(data)
+        except ValueError:
+            raise
+        except Exception as exc:  # a damaged or foreign file: struct, key or type errors
+            raise ValueError(f"the weights file could not be read ({type(exc).__name__}: {exc})") from None
+        if sorted(bundle["models"]) != sorted(VIT_MODELS) or not bundle["test_images"]:
             raise ValueError(f"the weights file must hold the models {', '.join(VIT_MODELS)} and a test split")
         _VITS[key] = {"bundle": bundle, "big": {}, "tables": {}, "sha256": key}
     return _VITS[key]
@@ -600,10 +604,13 @@ def trained_vit(inputs, digit=0, grid=16, method="timm", part="all", drawing=Non
     if part == "digit":
         return {"config": config, "digit": vit_digit(entry, digit, drawing, input, shuffle_seed, grid, method)}
     record = _vit_record(inputs.file("record"))
-    similarity = vit_similarity(entry, record)
+    try:
+        similarity = vit_similarity(entry, record)
+        accuracy = vit_recorded_accuracy(record) if part == "all" else None
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"the training record has no {exc} where this component looks for it") from None
     if part == "similarity":
         return {"config": config, "similarity": similarity}
     figs = {f"similarity_{key}": t.pop("figure") for key, t in similarity["tables"].items()}
     return {"config": config, "similarity": similarity, "_figures": figs,
-            "digit": vit_digit(entry, digit, drawing, input, shuffle_seed, grid, method),
-            "accuracy": vit_recorded_accuracy(record)}
+            "digit": vit_digit(entry, digit, drawing, input, shuffle_seed, grid, method), "accuracy": accuracy}
