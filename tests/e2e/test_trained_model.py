@@ -37,6 +37,19 @@ def poll(page, js, predicate=bool, timeout_s=60.0):
         page.wait_for_timeout(50)
 
 
+ANSWERED = "Number(document.querySelector('[data-component=trained-vit]').dataset.answered || 0)"
+
+
+def answered(page):
+    """How many live answers every figure of the digit panel shows."""
+    return page.evaluate(f"() => {ANSWERED}")
+
+
+def wait_answer(page, before):
+    """Until a new live answer is on screen, figures included."""
+    poll(page, ANSWERED, lambda n: n is not None and n > before)
+
+
 def predictions(root):
     """Each model's "Prediction…" status: {accessible-name suffix: (digit, probability %)}."""
     out = {}
@@ -101,16 +114,16 @@ def test_a_mouse_stroke_is_classified_by_the_live_engine(page, server, committed
     before = predictions(root)
     assert len(before) == 4 and all(name.startswith("Prediction, ") for name in before)
     # Wait for the warm-up (the section came into view): the models are loaded in the worker.
-    poll(page, "document.getElementById('trained-vit-0-attention_learned').dataset.source === 'pyodide'")
+    wait_answer(page, 0)
     latencies = []
     for digit, points in ((1, [(0.5, 0.15), (0.5, 0.85)]), (7, [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)])):
         root.get_by_role("button", name="Clear").click()
         page.evaluate("() => { delete document.querySelector('[data-component=trained-vit]').dataset.classifyMs; }")
+        before = answered(page)
         stroke(page, canvas, points)
         latencies.append(int(poll(page, "document.querySelector('[data-component=trained-vit]').dataset.classifyMs")))
         expect(root.locator("[data-digit-status]")).to_have_text(re.compile("classified your drawing"))
-        poll(page, "[...document.querySelectorAll('[data-component=trained-vit] .plot[id*=attention_]')]"
-                   ".every((n) => n.dataset.source === 'pyodide')")
+        wait_answer(page, before)
         shown = check_against_engine(page, bundle)
         assert sum(map(sum, shown["z"])) == pytest.approx(310, abs=25)  # the data's usual amount of ink
         assert shown["cards"]["learned"]["predicted"] == digit
@@ -125,13 +138,14 @@ def test_keyboard_picks_a_test_digit_and_shuffles_it(page, server, committed):
     root = page.locator(ROOT_SEL)
     field = root.get_by_label("Test digit", exact=True)
     field.scroll_into_view_if_needed()
+    wait_answer(page, 0)  # the warm-up answer (the section is in view)
     field.focus()
     page.keyboard.press("Control+A")
     page.keyboard.type("17")
+    before = answered(page)
     page.keyboard.press("Enter")
     expect(root.locator("[data-digit-status]")).to_have_text(re.compile(r"test digit 17 \(labelled 5\)"), timeout=60_000)
-    poll(page, "[...document.querySelectorAll('[data-component=trained-vit] .plot[id*=attention_]')]"
-               ".every((n) => n.dataset.source === 'pyodide')")
+    wait_answer(page, before)
     shown = check_against_engine(page, bundle)
     assert [v for row in shown["z"] for v in row] == bundle["test_images"][17]
     plain_none = shown["cards"]["none"]["probs"]
@@ -148,8 +162,10 @@ def test_keyboard_picks_a_test_digit_and_shuffles_it(page, server, committed):
     page.keyboard.type("17")
     page.keyboard.press("Enter")
     expect(root.locator("[data-digit-status]")).to_have_text(re.compile(r"test digit 17 "))
+    before = answered(page)
     root.get_by_role("radio", name="its patches shuffled").check()
     expect(root.locator("[data-digit-status]")).to_have_text(re.compile(r"shuffled \(shuffle 0\)"))
+    wait_answer(page, before)
     order = seeded_permutation(64, 0)
     image = bundle["test_images"][17]
     shown = live_answers(page)
@@ -232,8 +248,10 @@ def test_resized_digit_and_phone_layout(browser, server, committed):
         box = root.get_by_role("img", name="Draw a digit").bounding_box()
         assert box["width"] <= 390 and box["width"] >= 150
         root.get_by_label("Bigger grid", exact=True).select_option("16")
+        before = answered(page)
         root.get_by_role("radio", name="the digit upsampled to the bigger grid").check()
         expect(root.locator("[data-digit-status]")).to_have_text(re.compile(r"upsampled to 16×16"), timeout=60_000)
+        wait_answer(page, before)
         shown = live_answers(page)
         assert len(shown["z"]) == 16
         image = bundle["test_images"][1]

@@ -34,15 +34,14 @@ export function mount(root, data, engine) {
   const attention = Object.fromEntries(names.map((n) => [n, root.querySelector(`#${root.id}-attention_${n}`)]));
   const cards = Object.fromEntries(names.map((n) => [n, root.querySelector(`.tv-card[data-model="${n}"]`)]));
 
-  // ---- the engine: the files fetched at once, given to the worker once it is up
-  const fetched = Promise.all(Object.values(data.files).map(async (f) => {
+  // ---- the engine: the files fetched once it is up (after the boot's own downloads), given to it once
+  const fetchFiles = () => Promise.all(Object.values(data.files).map(async (f) => {
     const response = await fetch(new URL(f.url, document.baseURI));
     if (!response.ok) throw new Error(`${f.path} answered HTTP ${response.status}`);
     return [f.path, new Uint8Array(await response.arrayBuffer())];
   }));
-  fetched.catch(() => {});
   let prepared = null;
-  const live = () => (prepared ??= engine.ready.then(() => fetched).then(async (list) => {
+  const live = () => (prepared ??= engine.ready.then(fetchFiles).then(async (list) => {
     for (const [path, bytes] of list) await engine.setFile(path, bytes);
   }));
   const call = (kwargs) => live().then(() => engine.call("trained-vit", { ...kwargs, files }));
@@ -207,8 +206,12 @@ export function mount(root, data, engine) {
     }
     drawn += 1;
     digitStatus.textContent = `Every model classified ${what}${how}, live in your browser.`;
+    // Live answers are drawn at once (not when near the screen): the reader is looking at them.
+    plots.eager(inputPlot, ...Object.values(attention));
+    const mine = drawn;
     const done = Promise.all([plots.draw(inputPlot, input.figure, "pyodide"),
-                              ...names.map((n) => plots.draw(attention[n], d.results[n].figure, "pyodide"))]);
+                              ...names.map((n) => plots.draw(attention[n], d.results[n].figure, "pyodide"))])
+      .then(() => { if (mine === drawn) root.dataset.answered = String(mine); }); // every figure shows this answer
     if (startedAt !== undefined) {
       // pointer up -> every model's answer on screen (the figures follow, one per task)
       root.dataset.classifyMs = String(Math.round(performance.now() - startedAt));
