@@ -1032,6 +1032,10 @@ def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS,
                 if option.kind == "image":
                     errors.extend(ContentError(page.source.path, d.line, f"image {short(d.options[option.name])} {p}")
                                   for p in [image_option_problem(d.options[option.name], folders, limits)] if p)
+                elif option.kind == "file":
+                    errors.extend(ContentError(page.source.path, d.line, f"file {short(d.options[option.name])} "
+                                                                         f"(option '{option.name}') {p}")
+                                  for p in [file_option_problem(d.options[option.name], folders, limits)] if p)
     return errors
 
 
@@ -1077,6 +1081,21 @@ def image_option_problem(rel: str, folders: Folders, limits: Limits) -> str | No
         return exc.message
     problem = image_problem(path, limits)
     return problem and "is not a readable PNG or JPEG file" if problem and "readable" in problem else problem
+
+
+def file_option_problem(rel: str, folders: Folders, limits: Limits) -> str | None:
+    """Why a "file" option's value cannot be used (a regular file in content/, within the
+    image size limit), or None."""
+    path = content_path(rel, folders)
+    if path is None:
+        return "is outside content/"
+    if not path.is_file():
+        return "not found in content/"
+    try:
+        read_content_file(path, folders, limits.image_bytes)
+    except ContentError as exc:
+        return exc.message
+    return None
 
 
 def parse_pages(sources: list[Source], folders: Folders, parse: Callable | None = None,
@@ -1132,10 +1151,22 @@ def image_pixels(path: Path) -> list[int]:
 
 class BuildInputs:
     """views.Inputs for the build: the component's photograph, resized by the engine, with
-    every size asked for remembered (the page shows that model input as a PNG)."""
+    every size asked for remembered (the page shows that model input as a PNG), and the
+    bytes of its "file" options (``files``: option name -> path in content/)."""
 
-    def __init__(self, image: Path | None, needed: dict | None):
+    def __init__(self, image: Path | None, needed: dict | None, files: dict[str, Path] | None = None):
         self.image, self.needed, self.sizes = image, needed, []
+        self.files = dict(files or {})
+
+    def file(self, name: str) -> bytes:
+        if name not in self.files:
+            raise ValueError(f"this component has no file option '{name}'")
+        path = self.files[name]
+        return memo(lambda p, digest: p.read_bytes(), path, file_hash(path))
+
+    def file_key(self) -> tuple:
+        """The files by content, for memo(): an edited file is a new view."""
+        return tuple((name, str(path), file_hash(path)) for name, path in sorted(self.files.items()))
 
     def pixels(self, size: int) -> list[int]:
         from pe_engine import views
@@ -1160,7 +1191,8 @@ def directive_inputs(d: Directive, page: Page, folders: Folders) -> BuildInputs:
         if option:
             image = prepare_image(owner.options[option], folders)
             break
-    return BuildInputs(image, needed.options if needed else None)
+    files = {o.name: content_path(d.options[o.name], folders) for o in components.get(d.name).options if o.kind == "file"}
+    return BuildInputs(image, needed.options if needed else None, files)
 
 
 def compute_views(pages: list[Page], folders: Folders) -> list[ContentError]:
@@ -1174,16 +1206,16 @@ def compute_views(pages: list[Page], folders: Folders) -> list[ContentError]:
             inputs = directive_inputs(d, page, folders)
             state = {"all_strategies": True} if any(o.name == "all_strategies" for o in components.get(d.name).state) else {}
             try:
-                d.view = memo(_compute, d.name, inputs.image, inputs.needed, {**d.options, **state})
+                d.view = memo(_compute, d.name, inputs.image, inputs.needed, {**d.options, **state}, inputs.file_key())
             except (ValueError, ArithmeticError) as exc:
                 errors.append(ContentError(page.source.path, d.line, f"{d.name}: {exc}"))
     return errors
 
 
-def _compute(name: str, image: Path | None, needed: dict | None, values: dict) -> dict:
+def _compute(name: str, image: Path | None, needed: dict | None, values: dict, files: tuple = ()) -> dict:
     from pe_engine import components
 
-    inputs = BuildInputs(image, needed)
+    inputs = BuildInputs(image, needed, {option: Path(path) for option, path, _ in files})
     view = components.get(name).compute(inputs, values)
     view["_input_sizes"] = sorted(set(inputs.sizes))
     return view
@@ -1423,6 +1455,15 @@ def render_component(d: Directive, ctx: RenderContext) -> str:
     if image_option:
         instance.update(image=extra["image_url"], source_size=SOURCE_IMAGE_SIZE,
                         input=extra["input_urls"].get(d.options.get("image_size")))
+    # "file" options: the file under a name carrying its content hash; its URL (relative to
+    # the page) in the instance data, for the page's scripts to hand to the engine.
+    for option in (o for o in component.options if o.kind == "file"):
+        path = content_path(d.options[option.name], ctx.folders)
+        rel = path.relative_to(ctx.folders.content)
+        hashed = (rel.parent / f"{rel.stem}-{file_hash(path)}{rel.suffix}").as_posix()
+        ctx.assets.files[hashed] = path
+        instance.setdefault("files", {})[option.name] = {"path": d.options[option.name], "url": ctx.root + hashed,
+                                                         "bytes": path.stat().st_size}
     if component.needs:
         needed = next((n for n in reversed(ctx.page.components[:ctx.page.components.index(d)]) if n.name == component.needs))
         instance["needs"] = {k: v for k, v in needed.options.items() if components.get(needed.name).option(k).view}
@@ -1437,7 +1478,10 @@ def render_component(d: Directive, ctx: RenderContext) -> str:
         return ctx.root + url
 
     template = ctx.env.get_template(f"components/{d.name}.html")
-    return template.render(id=d.id, component=component, options=d.options, controls=controls, view=instance["view"],
+    # The template sees the whole view: keys starting with "_" are for it alone (a figure it
+    # shows as a static picture, say), not sent to the page's scripts.
+    return template.render(id=d.id, component=component, options=d.options, controls=controls, view=view,
+                           files=instance.get("files", {}),
                            root=ctx.root, fallback_image=fallback_image, steps=components.STEPS,
                            families=components.FAMILIES, **extra)
 

@@ -208,7 +208,7 @@ def test_check_prints_every_problem_and_writes_nothing(tmp_path):
     assert error_lines(proc) == [
         f"{content / ABOUT}:2: front-matter field 'title' must be a non-empty str, got 3",
         f"{content / ABOUT}:6: unknown component 'vit-steper' (known: vit-stepper, resolution-change, "
-        "permutation-demo, relative-bias, rope-shift)",
+        "permutation-demo, relative-bias, rope-shift, trained-vit)",
         f"{content / ABOUT}:9: math: unknown command \\foo in $\\foo$",
         f"{content / ABOUT}:9: link to '#nope': no heading or element with that id in about.md",
         f"{content / ARTICLE}:9: link to 'missing.md': no such page in content/",

@@ -32,7 +32,10 @@ class Choice:
 class Option:
     """One option of a component.
 
-    kind: "int", "float", "choice", "text" or "image" (a PNG or JPEG in content/).
+    kind: "int", "float", "choice", "text", "image" (a PNG or JPEG in content/), "file" (any
+    file in content/: the build copies it under a hashed name, puts its URL in the page data
+    and hands its bytes to the view as ``inputs.file(name)``), "bool", or "numbers" (a list
+    of ``length`` numbers within the bounds, or None: a reader's input such as a drawing).
     control: how the page lets a reader change it: "select" (``offered`` values, plus the
     author's), "number" (any value within the bounds), "radio", or "" (authors only).
     view: whether the value is an argument of the component's view function.
@@ -53,6 +56,7 @@ class Option:
     view: bool = True
     fragment: str = ""
     help: str = ""
+    length: int = None  # "numbers": how many
 
     def allowed(self):
         """The allowed values in words, for messages and the README."""
@@ -75,11 +79,20 @@ class Option:
         elif self.kind == "choice":
             if value not in [c.value for c in self.choices]:
                 return f"must be one of {self.allowed()}; got {_short(value)}"
-        elif self.kind in ("text", "image"):
+        elif self.kind in ("text", "image", "file"):
             if not isinstance(value, str) or not value.strip():
                 return f"must be a non-empty str, got {_short(value)}"
             if len(value) > 500:
                 return f"must be at most 500 characters long (got {len(value)})"
+        elif self.kind == "bool":
+            if not isinstance(value, bool):
+                return f"must be true or false, got {_short(value)}"
+        elif self.kind == "numbers" and value is not None:
+            if not isinstance(value, list) or len(value) != self.length:
+                return f"must be a list of {self.length} numbers, got {_short(value, 40)}"
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and self.minimum <= v <= self.maximum
+                       for v in value):
+                return f"must hold numbers between {_num(self.minimum)} and {_num(self.maximum)}"
         return None
 
     def show(self, value):
@@ -99,7 +112,7 @@ class Option:
     def schema(self):
         out = {"name": self.name, "kind": self.kind, "default": self.default, "label": self.label,
                "control": self.control, "fragment": self.fragment}
-        for key in ("minimum", "maximum", "multiple_of", "unit", "display"):
+        for key in ("minimum", "maximum", "multiple_of", "unit", "display", "length"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         if self.minimum == 0:
@@ -275,6 +288,16 @@ STEP_TITLES = {"input": "The input image", "patch": "Cutting the image into patc
                "project": "The linear projection", "flatten": "A sequence, with [CLS] in front",
                "addpos": "Adding the positional embedding"}
 
+# The digit ViTs of ``make train`` (tests/vit/train.py), as the weights file names them.
+VIT_MODELS = tuple(Choice(name, label) for name, label in views.VIT_MODELS.items())
+
+# How a learned table is resampled to a new grid (pe_engine.resample's methods).
+RESAMPLING = (
+    Choice("timm", "timm: bicubic, antialiased"),
+    Choice("deit", "DeiT / MAE: bicubic"),
+    Choice("jax", "JAX / big_vision: bilinear, corners aligned"),
+)
+
 SEED = Option("seed", "int", 0, "Seed", minimum=0, maximum=SEED_MAX, help="seed of every random table")
 
 VIT_STEPPER = Component(
@@ -322,10 +345,7 @@ RESOLUTION_CHANGE = Component(
                control="select", display="{0} × {0} grid"),
         Option("to_grid", "int", 6, "Fine-tune resolution", minimum=2, maximum=24, offered=tuple(range(2, 25)),
                control="select", display="{0} × {0} grid"),
-        Option("method", "choice", "timm", "Resampling", control="select", choices=(
-            Choice("timm", "timm: bicubic, antialiased"),
-            Choice("deit", "DeiT / MAE: bicubic"),
-            Choice("jax", "JAX / big_vision: bilinear, corners aligned"))),
+        Option("method", "choice", "timm", "Resampling", control="select", choices=RESAMPLING),
         Option("dim", "int", 8, "Embedding dimension", minimum=4, maximum=64, multiple_of=4),
         Option("channel", "int", 0, "Channel shown", minimum=0, maximum=63, control="number",
                help="the channel drawn as a picture; below dim"),
@@ -365,7 +385,49 @@ ROPE_SHIFT = Component(
     view=views.rope_shift,
 )
 
-COMPONENTS = {c.name: c for c in (VIT_STEPPER, RESOLUTION_CHANGE, PERMUTATION_DEMO, RELATIVE_BIAS, ROPE_SHIFT)}
+TRAINED_VIT = Component(
+    name="trained-vit",
+    summary="the digit ViT trained by `make train`: its learned table's position similarity beside the "
+            "untrained and 2D sin-cos tables; a digit drawn or picked, classified live by every model, with "
+            "its [CLS] attention; shuffled patches and bigger grids, on one digit and on the whole test set",
+    options=(
+        Option("weights", "file", "models/vit_digits.safetensors", "Weights", view=False,
+               help="the weights file `make train` writes, in `content/`"),
+        Option("record", "file", "models/vit_digits.json", "Training record", view=False,
+               help="its JSON record, in `content/`"),
+        Option("digit", "int", 0, "Test digit", minimum=0, maximum=359, control="number",
+               help="the test image shown first; the test set has 360"),
+        Option("grid", "int", 16, "Bigger grid", minimum=9, maximum=24, offered=(10, 12, 16, 20, 24),
+               control="select", display="{0} × {0} grid", help="the grid the upsampled test images give"),
+        Option("method", "choice", "timm", "Resampling of the learned table", control="select", choices=RESAMPLING),
+    ),
+    state=(
+        Option("part", "choice", "all", "What to compute", choices=(
+            Choice("all", "everything the build shows first"),
+            Choice("similarity", "the position-similarity figures and measures"),
+            Choice("digit", "one digit through every model"),
+            Choice("accuracy", "one model on a run of test images"))),
+        Option("drawing", "numbers", None, "Your drawing", minimum=0, maximum=255, length=32 * 32,
+               help="a 32 × 32 grey drawing, ink 255 (None: the test digit)"),
+        Option("input", "choice", "plain", "The models see", choices=(
+            Choice("plain", "the digit"), Choice("shuffled", "its patches shuffled"),
+            Choice("resized", "the digit upsampled to the bigger grid"))),
+        Option("shuffle_seed", "int", 0, "Shuffle", minimum=0, maximum=SEED_MAX,
+               help="seeded_permutation(64, seed) for a digit; image i of the test set gets seed + i"),
+        Option("model", "choice", "learned", "Model", choices=VIT_MODELS),
+        Option("test", "choice", "plain", "Test", choices=(
+            Choice("plain", "the test set as it is"), Choice("shuffled", "every image's patches shuffled"),
+            Choice("resized", "every image upsampled to the bigger grid"))),
+        Option("recompute", "bool", True, "Recompute the sin-cos table for the bigger grid",
+               help="false: resample it like a learned table"),
+        Option("start", "int", 0, "First test image", minimum=0, maximum=359),
+        Option("count", "int", 360, "Test images", minimum=1, maximum=360),
+    ),
+    view=views.trained_vit,
+)
+
+COMPONENTS = {c.name: c for c in (VIT_STEPPER, RESOLUTION_CHANGE, PERMUTATION_DEMO, RELATIVE_BIAS, ROPE_SHIFT,
+                                  TRAINED_VIT)}
 
 
 def get(name):

@@ -47,6 +47,18 @@ def tokens(image_size, patch):
     return vit_dimensions(image_size, patch, 4)["seq_len"]
 
 
+def grid_size(image_size, patch):
+    """The patch grid as the prose writes it: an image_size² image in patch² patches ("16×16")."""
+    side = image_size // patch
+    return f"{side}×{side}"
+
+
+def far_apart():
+    """How many steps (in rows or columns) make two positions "far apart" in the trained-vit
+    similarity measure (views.FAR; the training record uses the same)."""
+    return views.FAR
+
+
 def pe_params(image_size, patch, dim):
     """(N + 1)·D, the parameters of a learned positional table."""
     return vit_dimensions(image_size, patch, dim)["E_pos_params"]
@@ -132,4 +144,5 @@ def power(a, b):
 
 FACTS = {fn.__name__: fn for fn in (step, step_label, similarity, patches, tokens, pe_params, pe_share, preset,
                                     resampled, swin_entries, swin_index, rope_rate, sinusoid_rate, sinusoid_period,
-                                    sincos_rate, grid, patch_row, patch_column, random_spread, ratio, power)}
+                                    sincos_rate, grid, grid_size, far_apart, patch_row, patch_column, random_spread,
+                                    ratio, power)}

@@ -221,3 +221,43 @@ def bar_compare(a, b, label_a, label_b, title):
                           height=260, barmode="group",
                           legend={"orientation": "h", "y": -0.3}),
     }
+
+
+# Ink on paper: 0 (no ink) white, the data's maximum near black, in either theme.
+INK = [[0.0, "#ffffff"], [1.0, "#111111"]]
+
+
+def _grid_axes(rows, cols):
+    """Square cells on integer axes, exactly the grid (row 0 at the top)."""
+    step = 1 if max(rows, cols) <= 12 else 2 if max(rows, cols) <= 24 else 4
+    x = {"title": {"text": "column"}, "range": [-0.5, cols - 0.5], "constrain": "domain", "showgrid": False,
+         "zeroline": False, "dtick": step}
+    y = {"title": {"text": "row"}, "range": [rows - 0.5, -0.5], "scaleanchor": "x", "constrain": "domain",
+         "showgrid": False, "zeroline": False, "dtick": step}
+    return x, y
+
+
+def digit_image(rows, title, pixel_max=16.0, height=260):
+    """A grey image (e.g. an 8×8 digit on 0..16) as the model's input: one cell per patch."""
+    x, y = _grid_axes(len(rows), len(rows[0]))
+    return {
+        "data": [{"type": "heatmap", "z": rows, "colorscale": INK, "zmin": 0.0, "zmax": pixel_max,
+                  "showscale": False,
+                  "hovertemplate": "patch in row %{y}, column %{x}<br>ink %{z:.1f} of " + f"{pixel_max:g}<extra></extra>"}],
+        "layout": _layout(title, x, y, height=height, margin={"l": 44, "r": 8, "t": 36, "b": 40},
+                          meta={"range": [0.0, pixel_max]}),
+    }
+
+
+def attention_map(rows, title, scale=None, height=240):
+    """The [CLS] token's attention over the patches, laid out on the patch grid. ``scale``: a
+    (low, high) shared with other maps; by default 0 to this map's largest weight."""
+    low, high = scale or (0.0, max(1e-12, max(v for r in rows for v in r)))
+    x, y = _grid_axes(len(rows), len(rows[0]))
+    return {
+        "data": [{"type": "heatmap", "z": rows, "colorscale": "Viridis", "zmin": low, "zmax": high,
+                  "hovertemplate": "patch in row %{y}, column %{x}<br>attention %{z:.4f}<extra></extra>",
+                  "colorbar": _colorbar("attention")}],
+        "layout": _layout(title, x, y, height=height, margin={"l": 44, "r": 8, "t": 36, "b": 40},
+                          meta={"range": [low, high]}),
+    }

@@ -37,16 +37,25 @@ PREVIEW = 8  # leading entries shown of a long vector
 
 class Inputs:
     """What a view reads besides its own options: the photograph resized to the model's
-    input size (``pixels(size)``), and the options of the component it needs (``needed``)."""
+    input size (``pixels(size)``), the options of the component it needs (``needed``), and
+    the bytes of its "file" options (``file(name)``; ``files`` maps option names to bytes, or
+    is a function of the name)."""
 
-    def __init__(self, pixels=None, needed=None):
+    def __init__(self, pixels=None, needed=None, files=None):
         self._pixels = pixels
         self.needed = needed
+        self._files = files or {}
 
     def pixels(self, size):
         if self._pixels is None:
             raise ValueError("no source image: call set_source first")
         return self._pixels(size)
+
+    def file(self, name):
+        data = self._files(name) if callable(self._files) else self._files.get(name)
+        if data is None:
+            raise ValueError(f"the file of option '{name}' has not been given to the engine")
+        return data
 
 
 def shown_dims(dim):
@@ -351,3 +360,257 @@ def rope_shift(inputs, grid, dim, base=100.0, seed=0):
                 x=list(range(-(grid - 1), grid)), y=list(range(-(grid - 1), grid))),
         },
     }
+
+
+# --------------------------------------------------------------------------- the trained digit ViT
+
+# The configurations ``make train`` trains (tests/vit/train.py), as the weights file names them.
+VIT_MODELS = {
+    "learned": "(a) learned",
+    "none": "(b) no positional embedding",
+    "sincos": "(c) 2D sin-cos, fixed",
+    "learned_shift": "(d) learned, trained on shifted digits",
+}
+# The tables whose position similarity the component compares: key -> (figure label, model).
+SIMILARITY_TABLES = {
+    "untrained": ("Untrained positional embedding: position similarity", "learned"),
+    "learned": ("Trained positional embedding: position similarity", "learned"),
+    "sincos": ("2D sin-cos positional embedding: position similarity", "sincos"),
+    "learned_shift": ("Positional embedding trained on shifted digits: position similarity", "learned_shift"),
+}
+SIMILARITY_TITLES = {"untrained": "(a) before training", "learned": "(a) after training",
+                     "sincos": "(c) 2D sin-cos (a formula)", "learned_shift": "(d) after training on shifted digits"}
+SIMILARITY_HEIGHT = 420
+FAR = 3  # "far apart": max(|Δrow|, |Δcolumn|) ≥ FAR, as the record measures it
+CANVAS = 32  # a drawing arrives as CANVAS × CANVAS grey values, as load_digits' bitmaps were
+
+_VITS = {}
+
+
+def _vit_entry(data):
+    """The weights file loaded once per content (the models keep their folded tables), with
+    a cache for what the page asks again: upsampled test images, resampled tables."""
+    import hashlib
+
+    from . import vit
+
+    key = hashlib.sha256(bytes(data)).hexdigest()
+    if key not in _VITS:
+        while len(_VITS) >= 2:
+            _VITS.pop(next(iter(_VITS)))
+        try:
+            bundle = vit.load(data)
+        except ValueError:
+            raise
+        except Exception as exc:  # a damaged or foreign file: struct, key or type errors
+            raise ValueError(f"the weights file could not be read ({type(exc).__name__}: {exc})") from None
+        if sorted(bundle["models"]) != sorted(VIT_MODELS) or not bundle["test_images"]:
+            raise ValueError(f"the weights file must hold the models {', '.join(VIT_MODELS)} and a test split")
+        _VITS[key] = {"bundle": bundle, "big": {}, "tables": {}, "sha256": key}
+    return _VITS[key]
+
+
+def _vit_record(data):
+    import json
+
+    from . import vit
+
+    try:
+        record = json.loads(bytes(data).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("the training record is not a JSON file") from None
+    if not isinstance(record, dict) or record.get("format") != vit.FORMAT:
+        raise ValueError(f"the training record is not a {vit.FORMAT} record")
+    return record
+
+
+def _resampled(entry, model, grid, method):
+    """A fixed table resampled like a learned one (one list per grid and method, so the
+    model's folded attention for it is built once)."""
+    key = (model.name, grid, method)
+    if key not in entry["tables"]:
+        entry["tables"][key] = resample(model.pos, (grid, grid), model.grid, 1, method)
+    return entry["tables"][key]
+
+
+def _upsampled(entry, index, grid):
+    """Test image ``index`` upsampled to grid × grid (the record's resolution protocol)."""
+    from . import vit
+
+    big = entry["big"]
+    if big.get("grid") != grid:
+        big.clear()
+        big["grid"] = grid
+    if index not in big:
+        big[index] = vit.upsample(entry["bundle"]["test_images"][index], entry["bundle"]["image_size"], grid)
+    return big[index]
+
+
+def _mean_heads(layer):
+    """[head] -> rows x cols maps, averaged over the heads."""
+    heads = len(layer)
+    return [[sum(h[r][c] for h in layer) / heads for c in range(len(layer[0][0]))] for r in range(len(layer[0]))]
+
+
+def _rows(flat, side):
+    return [list(flat[r * side:(r + 1) * side]) for r in range(side)]
+
+
+def vit_similarity(entry, record):
+    """The position-similarity small multiples of four tables and the neighbour-versus-far
+    measure of each (engine ``neighbour_far_similarity``), blank slots from the record."""
+    from . import vit
+
+    models = entry["bundle"]["models"]
+    first = models["learned"]
+    gh, gw = first.grid
+    blank = set(record["similarity"]["blank_slots"])
+    tables = {"untrained": learned(gh * gw + 1, first.dim, seed=record["seed"]),
+              "learned": models["learned"].pos, "sincos": models["sincos"].pos,
+              "learned_shift": models["learned_shift"].pos}
+    maps = {}
+    for key, table in tables.items():
+        sims = similarity_matrix(table[1:])
+        maps[key] = [[row[r * gw:(r + 1) * gw] for r in range(gh)] for row in sims]
+    out = {}
+    for key, table in tables.items():
+        label, model = SIMILARITY_TABLES[key]
+        figure = figures.similarity_tiles(maps[key], gh, gw, SIMILARITY_TITLES[key])  # each fitted to its range
+        figure["layout"]["height"] = SIMILARITY_HEIGHT
+        out[key] = {"label": label, "model": model, "title": SIMILARITY_TITLES[key],
+                    "stats": vit.neighbour_far_similarity(table, (gh, gw), far=FAR, blank=blank), "figure": figure}
+    return {"grid": [gh, gw], "far": FAR, "blank_slots": sorted(blank), "tables": out}
+
+
+def vit_digit(entry, digit=0, drawing=None, mode="plain", shuffle_seed=0, grid=16, method="timm"):
+    """One digit (test image ``digit``, or a drawing) through every model: the input the
+    models see (its figure), and per model the class probabilities, the prediction and the
+    [CLS] attention over the patches (mean of the heads of the last block; its figure's z)."""
+    from . import vit
+
+    bundle = entry["bundle"]
+    h, w = bundle["image_size"]
+    if drawing is not None:
+        pixels, label, index = vit.from_canvas(drawing, CANVAS, CANVAS, h), None, None
+    else:
+        if not 0 <= digit < len(bundle["test_images"]):
+            raise ValueError(f"test digit {digit} does not exist: the test set has {len(bundle['test_images'])} "
+                             f"(0 to {len(bundle['test_images']) - 1})")
+        pixels, label, index = [float(v) for v in bundle["test_images"][digit]], bundle["test_labels"][digit], digit
+    order, size, shown = None, h, pixels
+    if mode == "shuffled":
+        order = seeded_permutation(h * w, shuffle_seed)
+        shown = [pixels[i] for i in order]
+    elif mode == "resized":
+        size = grid
+        shown = vit.upsample(pixels, (h, w), grid) if drawing is not None or index is None \
+            else _upsampled(entry, index, grid)
+    results = {}
+    for name, model in bundle["models"].items():
+        if mode == "shuffled":
+            out = vit.forward(model, pixels, order=order)
+        elif mode == "resized":
+            out = vit.forward(model, shown, size=grid, method=method)
+        else:
+            out = vit.forward(model, pixels)
+        results[name] = {"label": VIT_MODELS[name], "prediction": out["prediction"], "probs": out["probs"],
+                         "_attention": _mean_heads(out["attention"][-1]),
+                         "attention_cls": sum(out["attention_cls"][-1]) / len(out["attention_cls"][-1])}
+        if mode == "resized" and model.pe == "sincos":
+            other = vit.forward(model, shown, size=grid, pos=_resampled(entry, model, grid, method))
+            results[name]["resampled"] = {"prediction": other["prediction"], "probs": other["probs"]}
+    peak = max(v for r in results.values() for row in r["_attention"] for v in row)
+    for name, r in results.items():  # the maps share one scale; each figure's z is its map
+        r["figure"] = figures.attention_map(r.pop("_attention"), f"{VIT_MODELS[name].split(' ')[0]} [CLS] attention",
+                                            scale=(0.0, peak))
+    what = {"plain": f"{h}×{w} patches", "shuffled": "patches shuffled", "resized": f"upsampled to {size}×{size}"}[mode]
+    return {
+        "input": {"index": index, "label": label, "drawn": drawing is not None, "mode": mode, "size": size,
+                  "order": order, "shuffle_seed": shuffle_seed if mode == "shuffled" else None,
+                  "original": _rows(pixels, w),
+                  "grid": grid, "method": method,
+                  # what the models see is the figure's z; "original" the digit before shuffling or resizing
+                  "figure": figures.digit_image(_rows(shown, size), f"What the models see: {what}",
+                                                bundle["models"]["learned"].pixel_max)},
+        "results": results,
+    }
+
+
+def vit_accuracy(entry, model, test="plain", shuffle_seed=0, grid=16, method="timm", recompute=True, start=0,
+                 count=360):
+    """Correct predictions of one model on test images start … start + count − 1: as they
+    are, with each image's patches shuffled (image i by seeded_permutation(N, seed + i), as
+    the record's ``shuffle_orders``), or upsampled to grid × grid (learned tables resampled by
+    ``method``; the sin-cos table recomputed, or resampled if not ``recompute``)."""
+    from . import vit
+
+    bundle = entry["bundle"]
+    m = bundle["models"][model]
+    images, labels = bundle["test_images"], bundle["test_labels"]
+    stop = min(len(images), start + count)
+    if start >= len(images):
+        raise ValueError(f"start {start} is past the test set ({len(images)} images)")
+    n = m.grid[0] * m.grid[1]
+    preds = []
+    for i in range(start, stop):
+        if test == "shuffled":
+            preds.append(vit.predict(m, images[i], order=seeded_permutation(n, shuffle_seed + i)))
+        elif test == "resized":
+            pos = _resampled(entry, m, grid, method) if m.pe == "sincos" and not recompute else None
+            preds.append(vit.predict(m, _upsampled(entry, i, grid), size=grid, method=method, pos=pos))
+        else:
+            preds.append(vit.predict(m, images[i]))
+    correct = sum(1 for p, y in zip(preds, labels[start:stop]) if p == y)
+    variant = ("recomputed" if recompute else method) if m.pe == "sincos" else "unchanged" if m.pe == "none" \
+        else method
+    return {"model": model, "test": test, "variant": variant if test == "resized" else None,
+            "shuffle_seed": shuffle_seed if test == "shuffled" else None, "grid": grid if test == "resized" else None,
+            "start": start, "count": stop - start, "correct": correct, "total_images": len(images),
+            "predictions": preds}
+
+
+def vit_recorded_accuracy(record):
+    """The whole-test-set accuracies of the training record (``make train``), per model:
+    plain, shuffled (with the record's seed) and per grid, per resampling variant. The test
+    suite recomputes every one with this engine (tests/test_vit.py, tests/test_trained_vit.py)."""
+    out = {"total": record["data"]["test"], "shuffle_seed": None, "models": {}}
+    for name in VIT_MODELS:
+        c = record["configs"][name]
+        out["shuffle_seed"] = c["shuffled"]["seed"]
+        out["models"][name] = {
+            "plain": c["test_correct"],
+            "shuffled": c["shuffled"]["correct"],
+            "resized": {key.split("x")[0]: {variant: r["correct"] for variant, r in variants.items()}
+                        for key, variants in c["resolution"].items()},
+        }
+    return out
+
+
+def trained_vit(inputs, digit=0, grid=16, method="timm", part="all", drawing=None, input="plain", shuffle_seed=0,
+                model="learned", test="plain", recompute=True, start=0, count=360):
+    """The ``trained-vit`` component. ``part``: "all" (the build's first view: the
+    similarity measures, with the figures for the template only, the test digit through
+    every model and the record's accuracies), "similarity", "digit" or "accuracy"."""
+    entry = _vit_entry(inputs.file("weights"))
+    bundle = entry["bundle"]
+    first = bundle["models"]["learned"]
+    config = {"digit": digit, "grid": grid, "method": method, "test_size": len(bundle["test_images"]),
+              "image_size": list(bundle["image_size"]), "models": VIT_MODELS, "weights_sha256": entry["sha256"],
+              "model": {"grid": list(first.grid), "patch": first.patch, "dim": first.dim, "heads": first.heads,
+                        "depth": first.depth, "mlp": first.mlp, "classes": first.classes}}
+    if part == "accuracy":
+        return {"config": config, "accuracy": vit_accuracy(entry, model, test, shuffle_seed, grid, method, recompute,
+                                                           start, count)}
+    if part == "digit":
+        return {"config": config, "digit": vit_digit(entry, digit, drawing, input, shuffle_seed, grid, method)}
+    record = _vit_record(inputs.file("record"))
+    try:
+        similarity = vit_similarity(entry, record)
+        accuracy = vit_recorded_accuracy(record) if part == "all" else None
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"the training record has no {exc} where this component looks for it") from None
+    if part == "similarity":
+        return {"config": config, "similarity": similarity}
+    figs = {f"similarity_{key}": t.pop("figure") for key, t in similarity["tables"].items()}
+    return {"config": config, "similarity": similarity, "_figures": figs,
+            "digit": vit_digit(entry, digit, drawing, input, shuffle_seed, grid, method), "accuracy": accuracy}

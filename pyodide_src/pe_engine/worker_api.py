@@ -8,7 +8,8 @@ import json
 
 from . import components, views
 
-_state = {"source": None, "source_size": 0, "inputs": {}}
+_state = {"source": None, "source_size": 0, "inputs": {}, "files": {}}
+MAX_FILES = 8  # the page's "file" options (a weights file, its record): the most kept at once
 
 
 def set_source(data, size, primed=None, primed_size=0):
@@ -27,6 +28,36 @@ def set_source(data, size, primed=None, primed_size=0):
             raise ValueError("primed input has the wrong size")
         _state["inputs"][primed_size] = list(primed)
     return True
+
+
+def set_file(path, data):
+    """Store the bytes of a component's "file" option (``path``: its value, as in markdown),
+    fetched by the page; a call names it with ``files={option: path}``."""
+    if not isinstance(path, str) or not path:
+        raise ValueError("a file needs its path")
+    files = _state["files"]
+    files.pop(path, None)
+    while len(files) >= MAX_FILES:
+        files.pop(next(iter(files)))
+    files[path] = _bytes(data)
+    return True
+
+
+def _files(component, given):
+    """The call's ``files`` ({option: path}) as a lookup for views.Inputs."""
+    if given is None:
+        given = {}
+    names = {o.name for o in component.options if o.kind == "file"}
+    if not isinstance(given, dict) or not set(given) <= names:
+        raise ValueError(f"files must map {component.name}'s file options ({', '.join(sorted(names)) or 'none'}) "
+                         "to their paths")
+
+    def lookup(name):
+        path = given.get(name)
+        if path not in _state["files"]:
+            raise ValueError(f"the file of option '{name}' ({path!r}) has not been given to the engine (set_file)")
+        return _state["files"][path]
+    return lookup
 
 
 def _bytes(data):
@@ -53,11 +84,12 @@ def model_input(image_size):
 def _component_call(component):
     def run(**kwargs):
         needed = kwargs.pop("needs", None)
+        files = _files(component, kwargs.pop("files", None))
         if component.needs:
             if not isinstance(needed, dict):
                 raise ValueError(f"{component.name} needs the options of its {component.needs}")
             needed = components.get(component.needs).view_values(needed, reader=True)
-        return component.compute(views.Inputs(_pixels, needed), kwargs, reader=True)
+        return component.compute(views.Inputs(_pixels, needed, files), kwargs, reader=True)
     return run
 
 

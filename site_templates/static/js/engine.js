@@ -161,6 +161,12 @@ export class Engine {
   setSource(bytes, size, primed = null, primedSize = 0) {
     return this.send({ type: "source", bytes, size, primed, primedSize });
   }
+
+  // A component's "file" option (its path as in markdown, and its bytes): calls name it
+  // with `files: {option: path}` (see pe_engine.worker_api.set_file).
+  setFile(path, bytes) {
+    return this.send({ type: "file", path, bytes });
+  }
 }
 
 // Big matrices arrive as float64 bytes beside the JSON (see pe_engine.worker_api):

@@ -207,6 +207,9 @@ self.onmessage = async (event) => {
     } else if (msg.type === "source") {
       api.set_source(msg.bytes, msg.size, msg.primed || undefined, msg.primedSize || 0);
       post({ type: "result", id: msg.id, json: '{"result": true}' });
+    } else if (msg.type === "file") {
+      api.set_file(msg.path, msg.bytes);
+      post({ type: "result", id: msg.id, json: '{"result": true}' });
     }
   } catch (err) {
     // A Python error outside worker_api's own handling: report it, stay alive.
