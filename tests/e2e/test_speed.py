@@ -352,7 +352,7 @@ def test_no_plotly_chrome_and_nothing_leads_elsewhere(page, server):
     wait_ready(page)
     bring_plotly(page)
     bring_plotly(page, SIMILARITY)
-    for fid in ("relative-bias-0-index", "permutation-demo-0-bars", "resolution-change-0-learned_new"):
+    for fid in ("relative-bias-0-index", "permutation-demo-0-bars", "resolution-change-0-channel_new"):
         page.locator(f"#{fid}").scroll_into_view_if_needed()
         eventually(lambda: owned_by_plotly(page, fid), timeout_s=30)
     # Hover, drag and double-click the heatmap, as a reader might.

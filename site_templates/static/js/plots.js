@@ -276,8 +276,10 @@ function styled(figure, t) {
 }
 
 // ------------------------------------------------------------------ "PNG"
+// Only on the figures a reader may want a picture of (the template marks them data-download):
+// a button on every figure would add a tab stop to each.
 function addDownload(node) {
-  if (node.querySelector(":scope > .plot-download")) return;
+  if (!("download" in node.dataset) || node.querySelector(":scope > .plot-download")) return;
   const button = document.createElement("button");
   button.type = "button";
   button.className = "plot-download";
