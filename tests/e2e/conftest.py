@@ -161,7 +161,7 @@ def wait_ready(page, timeout=READY_TIMEOUT_MS):
     page.locator("[data-engine-status][data-state=ready], [data-engine-status][data-state=failed]").first.wait_for(
         timeout=timeout)
     text = status.text_content()
-    assert "ready" in text.lower() and status.get_attribute("data-state") == "ready", text
+    assert status.get_attribute("data-state") == "ready", text
     return text
 
 

@@ -230,3 +230,32 @@ def test_axe_finds_no_serious_violation_in_either_theme(browser, server, scheme)
                for v in result["violations"] if v["impact"] in ("serious", "critical")]
         assert bad == [], f"{scheme}, {step}: {bad}"
     ctx.close()
+
+
+def test_swin_and_rope_pairs_that_share_an_offset(page, server):
+    page.goto(server.url)
+    wait_ready(page)
+    for component, figure, cells, word in [("relative-bias", "index", 9, "table entry"), ("rope-shift", "scores", 16, "q·k")]:
+        node = page.locator(f"#{component}-0-{figure}")
+        node.scroll_into_view_if_needed()
+        wait_source(page, f"{component}-0-{figure}")
+        node.focus()  # one tab stop: the keyboard chooses the pair
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")  # query 0, key 1
+        readout = page.locator(f"[data-component={component}] [data-pair-readout]")
+        expect(readout).to_contain_text("Query token 0 (row 0, column 0) and key token 1")
+        expect(readout).to_contain_text("offset (Δrow, Δcolumn) = (0, -1)")
+        side = int(cells ** 0.5)
+        # Every pair at that offset is outlined: one per query that has a key one column right of it.
+        want = (side - 1) * side
+        expect(readout).to_contain_text(f"{want} pairs share this offset")
+        page.wait_for_function("""([id, n]) => {
+            const el = document.getElementById(id), fig = el && (el.layout || {});
+            return (fig.shapes || []).filter((s) => s.name === 'highlight').length === n; }""",
+                               arg=[f"{component}-0-{figure}", want])
+        shapes = page.evaluate(f"document.getElementById('{component}-0-{figure}').layout.shapes"
+                               ".filter(s => s.name === 'highlight').map(s => [s.y0 + 0.5, s.x0 + 0.5])")
+        z = page.evaluate(f"document.getElementById('{component}-0-{figure}').data[0].z")
+        values = {round(z[int(q)][int(k)], 9) for q, k in shapes}
+        assert len(values) == 1, (component, values)  # they all read one entry / get one score
+        assert word in readout.text_content()

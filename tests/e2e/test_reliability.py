@@ -56,10 +56,11 @@ STATUS_LOG = """
   new MutationObserver(() => {
     const n = document.querySelector('[data-engine-status]');
     if (!n) return;
-    const last = window.__statusLog.at(-1), state = n.dataset.state || '', text = n.textContent.trim();
+    // What the line says, and the engine's own words behind it (its tooltip).
+    const last = window.__statusLog.at(-1), state = n.dataset.state || '', text = (n.textContent + ' ' + n.title).trim();
     if (!last || last[1] !== state || last[2] !== text) window.__statusLog.push([performance.now(), state, text]);
   }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true,
-                         attributeFilter: ['data-state'] });
+                         attributeFilter: ['data-state', 'title'] });
 """
 
 
@@ -71,7 +72,7 @@ def status_log(page):
 def engine_status(page):
     return tuple(page.evaluate(
         "() => { const n = document.querySelector('[data-engine-status]');"
-        " return [n.dataset.state || '', n.textContent.trim()]; }"))
+        " return [n.dataset.state || '', (n.textContent + ' ' + n.title).trim()]; }"))
 
 
 def wait_state(page, states, timeout_s=STATUS_DEADLINE_S):
@@ -157,8 +158,8 @@ def test_nginx_serves_the_site(page, nginx, where):
     assert response.status == 200
     assert "wasm-unsafe-eval" in (response.headers.get("content-security-policy") or "")
     article_is_there(page)
-    text = wait_ready(page)
-    assert "snapshot" in text  # the fast boot worked behind nginx
+    wait_ready(page)
+    assert "snapshot" in engine_status(page)[1]  # the fast boot worked behind nginx (the line's tooltip)
     wait_source(page, HEATMAP, "pyodide")
     assert heatmap_matches(page, "learned", 4, 8, "pyodide")
     # Everything came from this server and, under the subpath, from under the subpath.
@@ -487,7 +488,11 @@ def fuzz_fragment(rng):
         "\u0000\u202e", "step=<b>x</b>"])
 
 
-def test_fuzz_500_interactions(page, server, tmp_path):
+# Seeded interactions of the fuzz run: 200 in `make test`, more in a long run (PE_FUZZ_ACTIONS=500).
+FUZZ_ACTIONS = int(__import__("os").environ.get("PE_FUZZ_ACTIONS", "200"))
+
+
+def test_fuzz_interactions(page, server, tmp_path):
     rng = random.Random(1234)
     bad_png = tmp_path / "notes.png"
     bad_png.write_text("This is a text file wearing a .png name.\n" * 20)
@@ -592,7 +597,7 @@ def test_fuzz_500_interactions(page, server, tmp_path):
         (2, "bad upload", upload),
     ]
     weights = [w for w, _, _ in actions]
-    for i in range(500):
+    for i in range(FUZZ_ACTIONS):
         _, name, fn = rng.choices(actions, weights)[0]
         act(name, fn)
         if rng.random() < 0.3:
@@ -628,7 +633,7 @@ def test_fuzz_500_interactions(page, server, tmp_path):
     cdp = page.context.new_cdp_session(page)
     heap = cdp.send("Runtime.getHeapUsage")
     used_mb = heap["usedSize"] / 2**20
-    print(f"\nfuzz: 500 actions in {fuzz_s:.1f} s {dict(sorted(counts.items()))}; final #{q}; "
+    print(f"\nfuzz: {FUZZ_ACTIONS} actions in {fuzz_s:.1f} s {dict(sorted(counts.items()))}; final #{q}; "
           f"JS heap {used_mb:.1f} MB (bound 300 MB); {len(page.guard.warnings)} warnings, e.g. "
           f"{sorted(set(w[:90] for w in page.guard.warnings))[:6]}")
     assert used_mb < 300

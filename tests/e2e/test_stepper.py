@@ -120,7 +120,8 @@ def test_numbers_before_the_engine_match_cpython(page, server, context):
 def test_engine_ready_then_figures_come_from_pyodide(page, server):
     page.goto(server.url)
     text = wait_ready(page)
-    assert "ready" in text.lower()
+    assert text == "Interactive: change anything below."  # in a reader's words
+    assert "Pyodide" in page.locator("[data-engine-status]").get_attribute("title")  # the details on hover
     wait_source(page, HEATMAP)
     for label, strategy in [("Sinusoidal", "sinusoidal"), ("2D-Aware", "sincos2d"), ("Learned (ViT)", "learned")]:
         page.get_by_label(label, exact=True).check()

@@ -76,7 +76,7 @@ export class Engine {
         this.status("loading", "Snapshot unusable, starting Python the normal way (slower)…");
         this.attempt(false);
       } else {
-        this.status("failed", `Live engine unavailable: ${reason}. The pre-computed figures still work.`);
+        this.status("failed", `The interactive figures could not start (${reason}). The pre-computed figures still work: they show the numbers computed when the page was built.`);
         this._reject(new Error(reason));
       }
     };

@@ -36,8 +36,17 @@ engine.setPrepare(async (live) => {
 });
 engine.ready.catch(() => plots.loadPlotlyWhenIdle());
 
+const READER_STATUS = {
+  loading: "Getting the interactive figures ready; until then they show numbers computed when the page was built.",
+  ready: "Interactive: change anything below.",
+};
 for (const node of document.querySelectorAll("[data-engine-status]")) {
-  engine.onStatus(({ state, text }) => { node.textContent = text; node.dataset.state = state; });
+  engine.onStatus(({ state, text }) => {
+    // The line speaks to readers; the engine's own account of what it is doing is its tooltip.
+    node.textContent = READER_STATUS[state] ?? text;
+    node.title = state in READER_STATUS ? text : "";
+    node.dataset.state = state;
+  });
 }
 plots.onPlotlyFailed((err) => {
   for (const node of document.querySelectorAll(".plot-fallback")) node.textContent = `${err.message}: ${node.textContent}`;
