@@ -135,7 +135,8 @@ def small_content(tmp):
     article = content / ARTICLE
     lines = article.read_text(encoding="utf-8").split("\n")
     cut = next(n for n, line in enumerate(lines) if line.startswith("## ") and n > 20)
-    stub = ["## The permutation demo {#permutation}", "", "(Cut for the tests.)", ""]  # the intro links here
+    stub = ["## The permutation demo {#permutation}", "", "(Cut for the tests.)", "",  # the intro links here
+            "## A trained ViT {#trained-vit}", "", "(Cut for the tests.)", ""]
     article.write_text("\n".join(lines[:cut] + stub), encoding="utf-8")
     return content
 

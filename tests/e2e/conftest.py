@@ -204,3 +204,18 @@ def figure_matches(page, element_id, want, tol):
         assert ref.max_abs_diff(z, want) < tol, f"{element_id} differs"
         return z
     return eventually(check)
+
+
+def scroll_to(page, selector, tries=20):
+    """Scroll an element into view and keep it there while the content above it renders:
+    below the first screen the page lays sections out only when they come near
+    (content-visibility), so a section's real height replaces its estimate as it passes."""
+    locator = page.locator(selector).first
+    last = None
+    for _ in range(tries):
+        locator.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(100)
+        top = locator.evaluate("e => Math.round(e.getBoundingClientRect().top)")
+        if top == last:
+            return
+        last = top

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 import engine_reference as ref
-from conftest import eventually, figure_data, figure_matches, wait_ready, wait_source
+from conftest import eventually, figure_data, figure_matches, wait_ready, wait_source, scroll_to
 from pe_engine import (cosine_similarity_map, learned, relative_position_index, resample, sincos_2d,
                        sinusoidal_1d)
 
@@ -222,13 +222,13 @@ def test_fragment_restores_and_rejects(page, server):
 def test_swin_relative_bias_and_rope(page, server):
     page.goto(server.url)
     wait_ready(page)
-    page.locator("[data-component=relative-bias]").scroll_into_view_if_needed()  # figures draw near the screen
+    scroll_to(page, "[data-component=relative-bias]")  # figures draw near the screen
     wait_source(page, "relative-bias-0-index")
     index = figure_data(page, "relative-bias-0-index")
     assert index == relative_position_index(3, 3)
     bias = eventually(lambda: figure_data(page, "relative-bias-0-bias"))
     assert len(bias) == 9 and bias[0][0] == bias[4][4] == bias[8][8]  # same offset, same entry
-    page.locator("[data-component=rope-shift]").scroll_into_view_if_needed()
+    scroll_to(page, "[data-component=rope-shift]")
     wait_source(page, "rope-shift-0-scores")
     scores = eventually(lambda: figure_data(page, "rope-shift-0-scores"))
     assert len(scores) == 16

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import ROOT, wait_ready, wait_source
+from conftest import ROOT, scroll_to, wait_ready, wait_source
 
 STEPPER = "[data-component=vit-stepper]"
 HEATMAP = "vit-stepper-0-heatmap"
@@ -237,7 +237,7 @@ def test_swin_and_rope_pairs_that_share_an_offset(page, server):
     wait_ready(page)
     for component, figure, cells, word in [("relative-bias", "index", 9, "table entry"), ("rope-shift", "scores", 16, "q·k")]:
         node = page.locator(f"#{component}-0-{figure}")
-        node.scroll_into_view_if_needed()
+        scroll_to(page, f"[data-component={component}]")
         wait_source(page, f"{component}-0-{figure}")
         node.focus()  # one tab stop: the keyboard chooses the pair
         page.keyboard.press("Home")

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 import engine_reference as ref
-from conftest import DIST, ROOT, eventually, figure_matches, wait_ready, wait_source
+from conftest import DIST, ROOT, eventually, figure_matches, wait_ready, wait_source, scroll_to
 from nginx import Nginx, available as nginx_available, has_brotli
 from pe_engine import cosine_similarity_map
 
@@ -353,7 +353,7 @@ def test_no_plotly_chrome_and_nothing_leads_elsewhere(page, server):
     bring_plotly(page)
     bring_plotly(page, SIMILARITY)
     for fid in ("relative-bias-0-index", "permutation-demo-0-bars", "resolution-change-0-channel_new"):
-        page.locator(f"#{fid}").scroll_into_view_if_needed()
+        scroll_to(page, f"#{fid}")
         eventually(lambda: owned_by_plotly(page, fid), timeout_s=30)
     # Hover, drag and double-click the heatmap, as a reader might.
     box = page.locator(f"#{HEATMAP}").bounding_box()

@@ -39,9 +39,11 @@ export class Engine {
     if (this.last) fn(this.last);
   }
 
-  status(state, text) {
+  // `forReader`: the text is already in a reader's words (the page shows it as it is); the
+  // others are the engine's own account, which the page keeps for its tooltip.
+  status(state, text, forReader = false) {
     this.state = state;
-    this.last = { state, text };
+    this.last = { state, text, forReader };
     for (const fn of this.listeners) fn(this.last);
   }
 
@@ -53,7 +55,7 @@ export class Engine {
     if (!early) return this.attempt(Boolean(this.urls.snapshot));
     this.held = early.hold ? early : null; // the status line words the download for the reader
     if (early.booted) return this.attempt(early.useSnapshot, early);
-    this.status("waiting", HELD[early.hold](sizeText(early)));
+    this.status("waiting", HELD[early.hold](sizeText(early)), true);
     early.onboot = () => {
       this.timeline.push({ type: "boot", text: early.booted.why, received: early.booted.at });
       this.attempt(early.useSnapshot, early);
@@ -76,7 +78,7 @@ export class Engine {
         this.status("loading", "Snapshot unusable, starting Python the normal way (slower)…");
         this.attempt(false);
       } else {
-        this.status("failed", `The interactive figures could not start (${reason}). The pre-computed figures still work: they show the numbers computed when the page was built.`);
+        this.status("failed", `The interactive figures could not start (${reason}). The pre-computed figures still work: they show the numbers computed when the page was built.`, true);
         this._reject(new Error(reason));
       }
     };
@@ -90,7 +92,7 @@ export class Engine {
       }
       if (msg.type === "phase") {
         const held = this.held && msg.text.startsWith("Downloading") && HELD_DOWNLOADING[this.held.hold];
-        this.status("loading", held ? held(sizeText(this.held)) : msg.text);
+        this.status("loading", held ? held(sizeText(this.held)) : msg.text, Boolean(held));
       }
       else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
       else if (msg.type === "failed") fail(msg.text);

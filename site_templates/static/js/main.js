@@ -41,10 +41,10 @@ const READER_STATUS = {
   ready: "Interactive: change anything below.",
 };
 for (const node of document.querySelectorAll("[data-engine-status]")) {
-  engine.onStatus(({ state, text }) => {
+  engine.onStatus(({ state, text, forReader }) => {
     // The line speaks to readers; the engine's own account of what it is doing is its tooltip.
-    node.textContent = READER_STATUS[state] ?? text;
-    node.title = state in READER_STATUS ? text : "";
+    node.textContent = forReader ? text : READER_STATUS[state] ?? text;
+    node.title = forReader ? "" : text;
     node.dataset.state = state;
   });
 }
