@@ -85,20 +85,45 @@ class Folders:
         return (self.content, self.templates, self.engine, ROOT)
 
 
+def _limit(default, what: str, unit: str = ""):
+    return dataclasses.field(default=default, metadata={"what": what, "unit": unit})
+
+
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Content is bounded: each limit is checked before parsing (README: "Content limits").
-    Parsing itself also runs under a deadline and a memory cap, for whatever slips through."""
-    file_bytes: int = 512 * 1024
-    line_chars: int = 5_000
-    nesting: int = 12                 # list, quote and indentation levels
-    brackets_per_block: int = 400     # '[' in one paragraph (Python-Markdown is quadratic in them)
-    emphasis_run: int = 32            # '*' or '_' in a row
-    front_matter_bytes: int = 16 * 1024
-    image_bytes: int = 20 * 1024 * 1024
-    image_pixels: int = 40_000_000
-    parse_seconds: float = 20.0
-    parse_memory: int = 1 << 30
+    """Content is bounded: each limit is checked before parsing (README: "Content limits", which
+    is limits_table()). Parsing itself also runs under a deadline and a memory cap, for whatever
+    slips through."""
+    file_bytes: int = _limit(512 * 1024, "a page file", "bytes")
+    line_chars: int = _limit(5_000, "a line", "characters")
+    nesting: int = _limit(12, "nesting of lists, quotes and indentation", "levels")
+    # Python-Markdown is quadratic in them
+    brackets_per_block: int = _limit(400, "`[` in one paragraph")
+    emphasis_run: int = _limit(32, "`*` or `_` in a row")
+    front_matter_bytes: int = _limit(16 * 1024, "front matter", "bytes")
+    image_bytes: int = _limit(20 * 1024 * 1024, "an image file", "bytes")
+    image_pixels: int = _limit(40_000_000, "an image's pixels", "pixels")
+    parse_seconds: float = _limit(20.0, "Markdown's deadline, in a forked child", "s")
+    parse_memory: int = _limit(1 << 30, "Markdown's memory cap, in a forked child", "bytes")
+
+
+def limits_table(limits: "Limits" = None) -> str:
+    """The README's table of content limits (a test keeps the README equal to it)."""
+    limits = limits or Limits()
+
+    def shown(value, unit):
+        if unit == "bytes":
+            for size, name in ((1 << 30, "GiB"), (1 << 20, "MB"), (1 << 10, "KB")):
+                if value >= size:
+                    return f"{value / size:g} {name}"
+        if unit == "pixels":
+            return f"{value / 1e6:g} MP"
+        return f"{value:,g} {unit}".rstrip()
+
+    rows = ["| limit | value |", "|---|---|"]
+    for f in dataclasses.fields(limits):
+        rows.append(f"| {f.metadata['what']} | {shown(getattr(limits, f.name), f.metadata['unit'])} |")
+    return "\n".join(rows)
 
 
 LIMITS = Limits()

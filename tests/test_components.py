@@ -219,6 +219,11 @@ def test_readme_facts_table_is_the_facts():
         "README.md's facts table differs from build.facts_table(); paste its output between the markers"
 
 
+def test_readme_limits_table_is_the_limits():
+    assert build.limits_table() in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        "README.md's content limits differ from build.limits_table(); paste its output in 'Content limits'"
+
+
 def test_worker_calls_are_the_components():
     from pe_engine import worker_api
     assert set(worker_api.CALLS) == set(components.COMPONENTS) | {"model_input"}
