@@ -267,6 +267,9 @@ class Directive:
     path: Path
     index: int = 0  # nth directive of this name on the page, for element ids
     view: dict | None = None  # computed by compute_views
+    # Options that did not pass their checks (already reported): the directive keeps its id, so
+    # links to it, the components after it and their ids are judged as if it were right.
+    broken: bool = False
 
     @property
     def id(self) -> str:
@@ -282,6 +285,7 @@ class Page:
     anchors: dict[str, int] = dataclasses.field(default_factory=dict)  # id -> line
     urls: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line, "link"|"image", url)
     components: list[Directive] = dataclasses.field(default_factory=list)
+    broken: list[Directive] = dataclasses.field(default_factory=list)  # reported already; never rendered
     # What each placeholder in body_html stands for: MathML text, or a Directive to render.
     stash: list[Any] = dataclasses.field(default_factory=list)
 
@@ -471,7 +475,7 @@ def parse_directive(path: Path, start: int, name: str, body: list[str]) -> tuple
     if errors:  # a line that could not be read: only the options' own problems, not the rules
         problems = [(option, message) for option, message in problems if option]
     errors += [ContentError(path, lines.get(option, start), message) for option, message in problems]
-    return (None if errors else Directive(name, values, start, path)), sorted(errors, key=lambda e: e.line)
+    return Directive(name, values, start, path, broken=bool(errors)), sorted(errors, key=lambda e: e.line)
 
 
 # ---- math: $inline$ and $$display$$ rendered to MathML at build time
@@ -943,7 +947,7 @@ def parse_page(source: Source, limits: Limits = LIMITS) -> tuple[Page, list[Cont
         if isinstance(item, Directive):
             item.index = counts.get(item.name, 0)
             counts[item.name] = item.index + 1
-            page.components.append(item)
+            (page.broken if item.broken else page.components).append(item)
     return page, errors
 
 
@@ -1047,12 +1051,14 @@ def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS,
                 errors.append(ContentError(page.source.path, line, f"image {short(file_part)}: {problem}"
                                            if kind == "image" else f"link to {short(file_part)}: {problem}"))
         seen: set[str] = set()
-        for d in page.components:
+        for d in sorted(page.components + page.broken, key=lambda d: d.line):
+            seen.add(d.name)
+            if d.broken:
+                continue
             component = components.get(d.name)
             if component.needs and component.needs not in seen:
                 errors.append(ContentError(page.source.path, d.line, f"{d.name} needs a {component.needs} earlier on "
                                                                      f"the page (it uses its patches)"))
-            seen.add(d.name)
             for option in component.options:
                 if option.kind == "image":
                     errors.extend(ContentError(page.source.path, d.line, f"image {short(d.options[option.name])} {p}")
@@ -1071,10 +1077,12 @@ def action_problems(page: Page, fragment: str) -> list[str]:
     from pe_engine import components
 
     anchor, _, query = fragment.partition("&")
-    target = next((d for d in page.components if d.id == anchor), None)
+    target = next((d for d in page.components + page.broken if d.id == anchor), None)
     if target is None:
-        ids = ", ".join(d.id for d in page.components) or "none on this page"
+        ids = ", ".join(d.id for d in page.components + page.broken) or "none on this page"
         return [f"no component with that id (components: {ids})"]
+    if target.broken:
+        return []  # its own line already says what is wrong
     return components.get(target.name).fragment_problems(dict(parse_qsl(query, keep_blank_values=True)), target.options)
 
 

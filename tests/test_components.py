@@ -207,6 +207,23 @@ def test_needs_is_checked(tmp_path):
         (7, "permutation-demo needs a vit-stepper earlier on the page (it uses its patches)")]
 
 
+def test_a_broken_component_is_one_error_not_a_cascade(tmp_path):
+    """A stepper with a bad option is reported once, on its line: links to it, the demo that
+    needs it, and the ids of the components after it are judged as if it were right."""
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content" / "images", content / "images")
+    text = FRONT.format(title="T", extra="index: true\n") + "\n".join([
+        "[Show step 2](#vit-stepper-0&step=patch) and [the second one](#vit-stepper-1&step=patch).", "",
+        "::: vit-stepper", "image_size: 384", "patch: 4", ":::", "",
+        "::: permutation-demo", ":::", "",
+        "::: vit-stepper", ":::", ""])
+    (content / "index.md").write_text(text, encoding="utf-8")
+    errors = build.check(build.Folders(content=content, out=tmp_path / "out", cache=tmp_path / "cache"))
+    lines = text.split("\n")
+    want = lines.index("::: vit-stepper") + 1  # a rule between two options: the directive's line
+    assert [(e.line, "9216 patches" in e.message) for e in errors] == [(want, True)], [str(e) for e in errors]
+
+
 def test_readme_option_table_is_the_registry():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = components.markdown_table()
