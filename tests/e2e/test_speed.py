@@ -125,6 +125,29 @@ def test_canvas_stand_in_shows_the_engines_numbers(page, server):
     assert pixels > 20
 
 
+def test_every_canvas_figure_fits_its_canvas(page, server):
+    """The stand-in keeps every part of a figure inside its canvas: nothing (a colour bar's
+    title, a tick label) is cut at the right edge, where the colour bars stand."""
+    page.goto(server.url)
+    ids = page.evaluate("[...document.querySelectorAll('.plot[id]')].map((e) => e.id)")
+    fitted = []
+    for fid in ids:
+        if not page.evaluate("id => document.getElementById(id).checkVisibility()", fid):
+            continue  # in a closed section: drawn when opened
+        painted(page, fid)
+        if not drawn_on_canvas(page, fid):
+            continue  # Plotly's
+        # Pixels of the last 4 CSS pixels' columns that differ from the paper (the top-left pixel).
+        ink = page.evaluate("""(id) => { const c = document.querySelector(`#${id} > canvas`), x = c.getContext('2d');
+            const band = Math.ceil(4 * c.width / c.clientWidth), d = x.getImageData(c.width - band, 0, band, c.height).data;
+            const bg = x.getImageData(0, 0, 1, 1).data; let n = 0;
+            for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 24) n++;
+            return n; }""", fid)
+        assert ink == 0, f"{fid}: {ink} pixels drawn at the canvas's right edge (cut off)"
+        fitted.append(fid)
+    assert len(fitted) >= 10, fitted
+
+
 def test_a_click_during_the_hand_over_is_not_lost(page, server):
     page.goto(server.url)
     wait_ready(page)

@@ -448,12 +448,14 @@ function drawCanvas(node, fig) {
   ctx.font = font(L.font?.size || 12);
   const labelWidth = Math.max(0, ...barTicks.map((v) => ctx.measureText(tickText(v)).width));
   const thickness = trace.colorbar?.thickness ?? 30;
-  const scaleWidth = showScale ? 10 + thickness + 6 + labelWidth + 6 : 0;
+  // The colour bar's title stands rotated right of its tick labels: one line of text wide.
+  const titleBand = showScale && trace.colorbar?.title?.text ? (L.font?.size || 12) + 8 : 0;
+  const scaleWidth = showScale ? 10 + thickness + 6 + labelWidth + 6 + titleBand : 0;
   // A legend below the plot (orientation "h", y < 0) takes a row Plotly adds to the margin.
   const legendRow = isBar && fig.data.some((t) => t.name) && L.legend?.orientation === "h" ? 28 : 0;
   const area = { x: m.l, y: m.t, w: width - m.l - Math.max(m.r, scaleWidth), h: height - m.t - m.b - legendRow };
   if (isBar) drawBars(ctx, fig, area, font);
-  else drawHeatmap(ctx, fig, area, font, { lo, hi, showScale, barTicks, thickness });
+  else drawHeatmap(ctx, fig, area, font, { lo, hi, showScale, barTicks, thickness, labelWidth, titleBand });
   // Title: Plotly's x 0 / left anchor, in the middle of the top margin.
   ctx.fillStyle = L.title?.font?.color || L.font?.color;
   ctx.font = font(L.title?.font?.size || 17);
@@ -480,7 +482,7 @@ function axisLabels(ctx, L, area, font) {
   }
 }
 
-function drawHeatmap(ctx, fig, area, font, { lo, hi, showScale, barTicks, thickness }) {
+function drawHeatmap(ctx, fig, area, font, { lo, hi, showScale, barTicks, thickness, labelWidth, titleBand }) {
   const L = fig.layout, trace = fig.data[0];
   const rows = trace.z.length, cols = trace.z[0].length;
   const stops = scaleOf(trace);
@@ -538,7 +540,7 @@ function drawHeatmap(ctx, fig, area, font, { lo, hi, showScale, barTicks, thickn
     if (title) {
       ctx.save();
       ctx.fillStyle = trace.colorbar.title.font?.color || L.font?.color;
-      ctx.translate(bx + thickness + 12 + Math.max(0, ...barTicks.map((v) => ctx.measureText(tickText(v)).width)) + 6, by + bh / 2);
+      ctx.translate(bx + thickness + 6 + labelWidth + 6 + titleBand / 2, by + bh / 2);
       ctx.rotate(-Math.PI / 2);
       ctx.textAlign = "center";
       ctx.fillText(plain(title), 0, 0);
