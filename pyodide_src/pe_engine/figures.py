@@ -127,8 +127,8 @@ def similarity_map(grid_map, index, title="Position similarity", scale=None):
         "layout": _layout(
             title,
             {"title": {"text": "column"}, "constrain": "domain", "showgrid": False, "zeroline": False, "dtick": 1},
-            {"title": {"text": "row"}, "autorange": "reversed", "scaleanchor": "x", "showgrid": False,
-             "zeroline": False, "dtick": 1},
+            {"title": {"text": "row"}, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain",
+             "showgrid": False, "zeroline": False, "dtick": 1},
             height=300,
             shapes=[cell_outline(index // gw, index % gw)],
             meta={"range": [low, high]},
@@ -161,8 +161,8 @@ def similarity_tiles(maps, grid_h, grid_w, title="Similarity of every patch to e
             title,
             {"title": {"text": "column of the patch"}, "constrain": "domain", "showgrid": False, "zeroline": False,
              "tickvals": centres(grid_w, grid_w), "ticktext": [str(c) for c in range(grid_w)]},
-            {"title": {"text": "row of the patch"}, "autorange": "reversed", "scaleanchor": "x", "showgrid": False,
-             "zeroline": False, "tickvals": centres(grid_h, grid_h), "ticktext": [str(r) for r in range(grid_h)]},
+            {"title": {"text": "row of the patch"}, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain",
+             "showgrid": False, "zeroline": False, "tickvals": centres(grid_h, grid_h), "ticktext": [str(r) for r in range(grid_h)]},
             height=360, meta={"range": [low, high]},
         ),
     }

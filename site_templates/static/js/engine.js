@@ -67,12 +67,13 @@ export class Engine {
     this.worker = worker;
     const deadline = useSnapshot ? SNAPSHOT_DEADLINE_MS : BOOT_DEADLINE_MS;
     let settled = false;
+    let booted = false; // Python is up: a later failure (preparing the photograph) is no snapshot's fault
     const fail = (reason) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       worker.terminate();
-      if (useSnapshot) {
+      if (useSnapshot && !booted) {
         // Expected on a stale or damaged snapshot: a warning, then the normal boot.
         console.warn(`pe-engine: snapshot boot failed (${reason}); booting Pyodide normally`);
         this.status("loading", "Snapshot unusable, starting Python the normal way (slower)…");
@@ -97,6 +98,7 @@ export class Engine {
       else if (msg.type === "warn") console.warn(`pe-engine: ${msg.text}`);
       else if (msg.type === "failed") fail(msg.text);
       else if (msg.type === "ready") {
+        booted = true;
         worker.onerror = (e) => this.crashed(e.message || "worker error");
         this.live = true;
         this.sourceReady = Boolean(msg.source); // the worker decoded the photograph itself

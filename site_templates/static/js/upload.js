@@ -312,7 +312,9 @@ export function mountUpload(root, data, engine, store) {
   const reset = root.querySelector("[data-upload-reset]");
   const say = (text, kind = "info") => { message.textContent = text; message.dataset.kind = kind; };
 
+  let latest = 0; // the newest file (or reset) asked for: an older, slower decode never replaces it
   async function use(file) {
+    const mine = ++latest;
     try {
       if (engine.state !== "ready") throw new Error("The live engine is still starting; try again in a moment.");
       const dims = await checkFile(file);
@@ -323,12 +325,13 @@ export function mountUpload(root, data, engine, store) {
       } catch {
         throw new Error(`"${file.name}" could not be decoded: the file is damaged or not really an image.`);
       }
+      if (mine !== latest) return;
       await engine.setSource(pixels, data.source_size);
       store.set({ imageVersion: store.get().imageVersion + 1, imageName: file.name });
       say(`Now showing "${file.name}" (centre square, resized in your browser).`);
       reset.hidden = false;
     } catch (err) {
-      say(`${err.message} The previous image stays.`, "error");
+      if (mine === latest) say(`${err.message} The previous image stays.`, "error");
     }
   }
 
@@ -341,15 +344,23 @@ export function mountUpload(root, data, engine, store) {
     use(e.dataTransfer.files[0]);
   });
   reset.addEventListener("click", async () => {
-    await engine.setSource(await defaultPixels(data), data.source_size);
-    store.set({ imageVersion: store.get().imageVersion + 1, imageName: null });
-    reset.hidden = true;
-    say("Back to the original image.");
+    const mine = ++latest;
+    try {
+      const pixels = await defaultPixels(data);
+      if (mine !== latest) return;
+      await engine.setSource(pixels, data.source_size);
+      store.set({ imageVersion: store.get().imageVersion + 1, imageName: null });
+      reset.hidden = true;
+      say("Back to the original image.");
+    } catch (err) {
+      if (mine === latest) say(`The original image could not be restored (${err.message}). Reload the page to get it back.`, "error");
+    }
   });
 }
 
 // The build's photograph, decoded to the same bytes Pillow wrote.
 export async function defaultPixels(data) {
   const response = await fetch(data.imageUrl);
+  if (!response.ok) throw new Error(`the photograph answered HTTP ${response.status}`);
   return decodeSquare(await response.blob(), data.source_size);
 }

@@ -28,6 +28,7 @@ export function mount(root, data, engine) {
     if (engine.state !== "ready") {
       status.textContent = "The live engine is still starting; the figures will follow your choice when it is ready.";
       await engine.ready.catch(() => {});
+      if (mine !== seq) return; // a newer choice was made meanwhile: only it runs
       if (engine.state !== "ready") { status.textContent = "The live engine is unavailable; showing the pre-computed example."; return; }
     }
     try {

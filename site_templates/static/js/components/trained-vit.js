@@ -43,7 +43,7 @@ export function mount(root, data, engine) {
   let prepared = null;
   const live = () => (prepared ??= engine.ready.then(fetchFiles).then(async (list) => {
     for (const [path, bytes] of list) await engine.setFile(path, bytes);
-  }));
+  }).catch((err) => { prepared = null; throw err; })); // the next call tries again
   const call = (kwargs) => live().then(() => engine.call("trained-vit", { ...kwargs, files }));
   engine.onStatus(({ state }) => {
     if (state === "failed") engineNote.textContent = "The live engine could not start: showing the numbers computed when the page was built.";
@@ -163,7 +163,7 @@ export function mount(root, data, engine) {
     inflight = true;
     try {
       await whenLive("your digit will be classified");
-      let next = request;
+      let next = queued ?? request; // a newer request made while the engine was starting
       while (next) {
         queued = null;
         const { startedAt, ...kwargs } = next;

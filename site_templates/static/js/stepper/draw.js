@@ -53,9 +53,17 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
   }
 
   // The model input as the engine resized it (the build's PNG for the default view).
+  let inputSeq = 0; // the newest input asked for: a slower, older one never replaces it
   async function showInput(s) {
-    if (isDefaultImage(s)) { if (webp) webp.srcset = buildSrcset; image.src = buildImage; image.alt = buildAlt; return; }
+    const mine = ++inputSeq;
+    if (isDefaultImage(s)) {
+      if (webp) webp.srcset = buildSrcset;
+      image.src = buildImage; image.alt = buildAlt;
+      if (imageUrl) { URL.revokeObjectURL(imageUrl); imageUrl = null; }
+      return;
+    }
     const pixels = await engine.call("model_input", { image_size: s.image_size });
+    if (mine !== inputSeq) return;
     const size = s.image_size, rgba = new Uint8ClampedArray(size * size * 4);
     for (let i = 0, j = 0; j < pixels.length; i += 4, j += 3) {
       rgba[i] = pixels[j]; rgba[i + 1] = pixels[j + 1]; rgba[i + 2] = pixels[j + 2]; rgba[i + 3] = 255;
@@ -63,6 +71,7 @@ export function createDrawing(root, { steps, cache, engine, isDefaultImage, onVi
     const canvas = new OffscreenCanvas(size, size);
     canvas.getContext("2d").putImageData(new ImageData(rgba, size, size), 0, 0);
     const blob = await canvas.convertToBlob({ type: "image/png" });
+    if (mine !== inputSeq) return;
     if (imageUrl) URL.revokeObjectURL(imageUrl);
     imageUrl = URL.createObjectURL(blob);
     webp?.removeAttribute("srcset");
