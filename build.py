@@ -44,7 +44,7 @@ import sys
 import time
 import zipfile
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent
@@ -104,7 +104,10 @@ class Limits:
     image_bytes: int = _limit(20 * 1024 * 1024, "an image file", "bytes")
     image_pixels: int = _limit(40_000_000, "an image's pixels", "pixels")
     parse_seconds: float = _limit(20.0, "Markdown's deadline, in a forked child", "s")
-    parse_memory: int = _limit(1 << 30, "Markdown's memory cap, in a forked child", "bytes")
+    parse_memory: int = _limit(1 << 30, "the memory of each forked child (Markdown, the facts, a view)", "bytes")
+    view_seconds: float = _limit(30.0, "computing one component's view, in a forked child", "s")
+    fact_chars: int = _limit(200, "a fact `{= … =}`", "characters")
+    facts_seconds: float = _limit(10.0, "every fact of a build together, in a forked child", "s")
 
 
 def limits_table(limits: "Limits" = None) -> str:
@@ -282,7 +285,8 @@ class Page:
     meta: dict[str, Any]
     body_html: str = ""
     toc_html: str = ""
-    anchors: dict[str, int] = dataclasses.field(default_factory=dict)  # id -> line
+    anchors: set[str] = dataclasses.field(default_factory=set)  # every element id (anchor_line finds one's line)
+    first_line: int = 1  # the first line after the front matter
     urls: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line, "link"|"image", url)
     components: list[Directive] = dataclasses.field(default_factory=list)
     broken: list[Directive] = dataclasses.field(default_factory=list)  # reported already; never rendered
@@ -305,11 +309,14 @@ def yaml_load(text: str, first_line: int) -> Any:
     """safe_load, refusing anchors and aliases (a few hundred bytes of them expand to gigabytes)."""
     import yaml
 
-    for token in yaml.scan(text):
-        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
-            raise ContentError("", first_line + token.start_mark.line,
-                               "YAML anchors and aliases (&name, *name) are not allowed here")
-    return yaml.safe_load(text)
+    try:
+        for token in yaml.scan(text):
+            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+                raise ContentError("", first_line + token.start_mark.line,
+                                   "YAML anchors and aliases (&name, *name) are not allowed here")
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise ContentError("", first_line, "the YAML nests too deeply") from None
 
 
 def parse_front_matter(source: Source, limits: Limits = LIMITS) -> tuple[dict[str, Any], int, list[ContentError]]:
@@ -567,14 +574,14 @@ def evaluate_fact(node, known: dict):
             return memo(known[name], *args) if not name.startswith("record") else known[name](*args)
         except TypeError as exc:
             raise ValueError(f"{name}(…): {exc}") from None
-        except (ValueError, KeyError, IndexError, ArithmeticError) as exc:
-            raise ValueError(f"{name}(…): {exc}") from None
+        except (ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
+            raise ValueError(f"{name}(…): {clip(str(exc), 120)}") from None
     raise ValueError("a fact is a call like similarity('sinusoidal', 5, 4), with literals and + − * / between them")
 
 
 def record(folders: Folders, path: str, *keys):
     """A value from a committed JSON record in content/ (e.g. the trained model's)."""
-    target = content_path(path, folders)
+    target = content_path(path, folders) if isinstance(path, str) else None
     if target is None or target.suffix != ".json":
         raise ValueError(f"record {path!r} must be a .json file in content/")
     try:
@@ -634,7 +641,11 @@ def fact_value(expression: str, folders: Folders) -> str:
 
     known = {**facts.FACTS, **{name: functools.partial(fn, folders) if name.startswith("record") else fn
                                for name, fn in BUILD_FACTS.items()}}
+    if len(expression) > LIMITS.fact_chars:
+        raise ValueError(f"a fact is at most {LIMITS.fact_chars} characters (this one has {len(expression)})")
     code, spec = split_format(expression.strip())
+    if spec and (len(spec) > 12 or any(int(n) > 100 for n in re.findall(r"\d+", spec))):
+        raise ValueError(f"format {clip(spec)!r} is longer or wider than prose needs")
     try:
         tree = ast.parse(code, mode="eval")
     except SyntaxError:
@@ -652,13 +663,66 @@ def fact_value(expression: str, folders: Folders) -> str:
     return html.escape(text)
 
 
+# The facts of the pages being built: expression -> ("ok", text) or ("error", reason).
+_FACTS: dict[str, tuple[str, str]] = {}
+
+
+def _facts_in_child(expressions: list[str], folders: Folders) -> tuple[dict, dict]:
+    """Runs in run_bounded's child: the facts' texts, and what they added to the engine's memo."""
+    before = set(_MEMO)
+    out = {}
+    for expression in expressions:
+        try:
+            out[expression] = ("ok", fact_value(expression, folders))
+        except ValueError as exc:
+            out[expression] = ("error", str(exc))
+        except RecursionError:
+            out[expression] = ("error", f"{clip(expression.strip())} nests too deeply")
+    return out, {key: value for key, value in _MEMO.items() if key not in before}
+
+
+def compute_facts(sources: list["Source"], folders: Folders, limits: Limits = LIMITS) -> None:
+    """Every fact the pages quote, computed before they are parsed, in a forked child under a
+    deadline and the memory cap: a fact may call the engine with any sizes an author types.
+    If that fails, each fact is tried alone (with a share of the deadline) to name the culprit."""
+    _FACTS.clear()
+    todo = sorted({m.group(1) for source in sources for m in FACT_RE.finditer(source.text)})
+    if not todo:
+        return
+    why = {TimeoutError: "it took too long", MemoryError: f"it needed more than {limits.parse_memory >> 20} MB"}
+    try:
+        found, memo_entries = run_bounded(_facts_in_child, todo, folders, seconds=limits.facts_seconds,
+                                          memory=limits.parse_memory)
+        _FACTS.update(found)
+        _MEMO.update(memo_entries)
+        return
+    except (TimeoutError, MemoryError, RecursionError, RuntimeError):
+        pass
+    budget = time.monotonic() + limits.facts_seconds
+    for expression in todo:
+        left = budget - time.monotonic()
+        if left <= 0:
+            _FACTS[expression] = ("error", "not computed: other facts on these pages took too long")
+            continue
+        try:
+            found, memo_entries = run_bounded(_facts_in_child, [expression], folders,
+                                              seconds=min(left, limits.facts_seconds / 5), memory=limits.parse_memory)
+            _FACTS.update(found)
+            _MEMO.update(memo_entries)
+        except (TimeoutError, MemoryError, RecursionError, RuntimeError) as exc:
+            _FACTS[expression] = ("error", f"{clip(expression.strip())}: {why.get(type(exc), short(str(exc)))}")
+
+
 def substitute_facts(text: str, path: Path, line_no: int, folders: Folders, errors: list[ContentError]) -> str:
     def replace(m: re.Match) -> str:
         try:
-            return fact_value(m.group(1), folders)
+            kind, value = _FACTS.get(m.group(1)) or ("ok", fact_value(m.group(1), folders))
         except ValueError as exc:
-            errors.append(ContentError(path, line_no, f"fact: {exc}"))
-            return ""
+            kind, value = "error", str(exc)
+        if kind == "ok":
+            return value
+        errors.append(ContentError(path, line_no, f"fact: {value}"))
+        return ""
     return FACT_RE.sub(replace, text) if "{=" in text else text
 
 
@@ -841,9 +905,10 @@ def convert_markdown(text: str) -> tuple[str, str]:
     return body, md.toc
 
 
-def run_bounded(fn: Callable, *args, seconds: float, memory: int):
+def run_bounded(fn: Callable, *args, seconds: float, memory: int, keep: tuple[type, ...] = ()):
     """fn(*args) in a forked child with a deadline and a memory cap; raises TimeoutError or
-    MemoryError (or what fn raised). Where fork is missing, it just calls fn."""
+    MemoryError, RecursionError, an exception of a type in ``keep`` as itself, or any other that
+    fn raised as RuntimeError. Where fork is missing, it just calls fn."""
     if not hasattr(os, "fork"):
         return fn(*args)
     import resource
@@ -860,7 +925,8 @@ def run_bounded(fn: Callable, *args, seconds: float, memory: int):
             try:
                 answer = ("ok", fn(*args))
             except BaseException as exc:  # sent to the parent, which decides
-                answer = ("error", (type(exc).__name__, str(exc)[:500]))
+                kept = next((i for i, kind in enumerate(keep) if isinstance(exc, kind)), None)
+                answer = ("error", (type(exc).__name__, str(exc)[:500], kept))
             data = pickle.dumps(answer)
             with os.fdopen(write_end, "wb") as fh:
                 fh.write(data)
@@ -887,7 +953,9 @@ def run_bounded(fn: Callable, *args, seconds: float, memory: int):
         raise MemoryError("ran out of memory")
     kind, value = pickle.loads(b"".join(chunks))
     if kind == "error":
-        name, message = value
+        name, message, kept = value
+        if kept is not None:
+            raise keep[kept](message)
         raise (MemoryError if name == "MemoryError" else RecursionError if name == "RecursionError"
                else RuntimeError)(f"{name}: {message}")
     return value
@@ -895,11 +963,29 @@ def run_bounded(fn: Callable, *args, seconds: float, memory: int):
 
 def find_line(lines: list[str], needle: str, start: int = 0) -> int:
     """The 1-based line of the first line at or after ``start`` that contains ``needle`` (1 if none)."""
-    for variant in (needle, html.escape(needle, quote=False), html.escape(needle)):
-        for n in range(start, len(lines)):
-            if variant and variant in lines[n]:
-                return n + 1
-    return 1
+    return LineFinder(lines, start)(needle)
+
+
+class LineFinder:
+    """Where a piece of the converted page came from in its source. Pieces come in document
+    order, so each search goes on from the last find (and wraps round): a whole page costs
+    about one pass over its lines, not one pass per piece."""
+
+    def __init__(self, lines: list[str], start: int = 0):
+        self.lines, self.start, self.cursor = lines, start, start
+        self.missing: set[str] = set()
+
+    def __call__(self, needle: str) -> int:
+        if needle in self.missing:
+            return 1
+        order = [*range(self.cursor, len(self.lines)), *range(self.start, self.cursor)]
+        for variant in (needle, html.escape(needle, quote=False), html.escape(needle)):
+            for n in order:
+                if variant and variant in self.lines[n]:
+                    self.cursor = n
+                    return n + 1
+        self.missing.add(needle)
+        return 1
 
 
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*(?:\{([^}]*)\})?\s*#*\s*$")
@@ -931,17 +1017,18 @@ def parse_page(source: Source, limits: Limits = LIMITS) -> tuple[Page, list[Cont
                   MemoryError: f"it needed more than {limits.parse_memory >> 20} MB",
                   RecursionError: "it nests too deeply"}.get(type(exc), f"Markdown failed ({short(str(exc), 120)})")
         return Page(source, meta), errors + [ContentError(source.path, 1, f"this page could not be converted: {reason}")]
-    page = Page(source, meta, toc_html=toc, stash=stash)
+    page = Page(source, meta, toc_html=toc, stash=stash, first_line=first_line)
     lines = source.text.split("\n")
     scan = _HtmlScan()
     scan.feed(body)
     scan.close()
     for needle, message in scan.problems:
         errors.append(ContentError(source.path, find_line(lines, needle, first_line), message))
+    where = LineFinder(lines, first_line)
     for kind, url in scan.urls:
-        page.urls.append((find_line(lines, url, first_line), kind, url))
+        page.urls.append((where(url), kind, url))
     page.body_html = sanitize(body)
-    page.anchors = {anchor: anchor_line(lines, anchor, first_line) for anchor in scan.ids}
+    page.anchors = set(scan.ids)
     counts: dict[str, int] = {}
     for item in stash:
         if isinstance(item, Directive):
@@ -964,20 +1051,37 @@ def reserved_id(anchor: str) -> bool:
     return anchor in RESERVED_IDS or any(re.match(rf"{re.escape(n)}-\d+(-|$)", anchor) for n in components.COMPONENTS)
 
 
+def local_part(url: str) -> str:
+    """A relative URL without its anchor, query and leading './': how the prose names a file."""
+    return url.partition("#")[0].partition("?")[0].removeprefix("./")
+
+
 def content_path(target: str, folders: Folders) -> Path | None:
-    """The file in content/ a relative URL names, or None if it leaves content/."""
+    """The file in content/ a relative URL names, or None if it leaves content/ (by '..', an
+    absolute path or a link pointing out) or could name no file at all."""
     from urllib.parse import unquote
 
-    local = unquote(target.partition("#")[0].partition("?")[0]).removeprefix("./")
-    if not local or local.startswith("/") or "\\" in local:
+    local = unquote(local_part(target))
+    parts = PurePosixPath(local).parts
+    if (not local or local.startswith("/") or "\\" in local or "\0" in local or ".." in parts
+            or len(local.encode()) > 1024 or any(len(part.encode()) > 255 for part in parts)):
         return None
-    path = folders.content / local
+    path = folders.content.joinpath(*parts)
     try:
         if not path.resolve().is_relative_to(folders.content.resolve()):
             return None
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         return None
     return path
+
+
+def hashed_copy(path: Path, folders: Folders, assets: "Assets") -> str:
+    """Put a content file in the site under a name carrying its content hash (so hosts may
+    cache it for good); returns that name, relative to the site's root."""
+    rel = path.relative_to(folders.content)
+    hashed = (rel.parent / f"{rel.stem}-{file_hash(path)}{rel.suffix}").as_posix()
+    assets.files[hashed] = path
+    return hashed
 
 
 def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS,
@@ -1003,9 +1107,9 @@ def check_site(pages: list[Page], folders: Folders, limits: Limits = LIMITS,
             errors.append(ContentError(page.source.path, page.line_of(r"index\s*:") if page.is_index else 1,
                                        f"this page and {why} would both be written to {page.output_name}"))
     for page in pages:
-        for anchor, line in page.anchors.items():
-            if reserved_id(anchor):
-                errors.append(ContentError(page.source.path, line, f"the id '{anchor}' is used by the page itself; "
+        for anchor in sorted(filter(reserved_id, page.anchors)):
+            line = anchor_line(page.source.text.split("\n"), anchor, page.first_line)
+            errors.append(ContentError(page.source.path, line, f"the id '{anchor}' is used by the page itself; "
                                                                    "give the heading another with {#another-id}"))
         for line, kind, target in page.urls:
             if EXTERNAL.match(target):
@@ -1147,10 +1251,14 @@ _MEMO: dict[tuple, Any] = {}
 def memo(fn: Callable, *args) -> Any:
     """Engine results by arguments, so a preview rebuild after a prose edit recomputes nothing.
     Cleared when pyodide_src/ changes (see Builder). Callers copy before they change a result."""
-    key = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), repr(args))
+    key = memo_key(fn, args)
     if key not in _MEMO:
         _MEMO[key] = fn(*args)
     return _MEMO[key]
+
+
+def memo_key(fn: Callable, args: tuple) -> tuple:
+    return getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), repr(args)
 
 
 def prepare_image(rel: str, folders: Folders) -> Path:
@@ -1158,7 +1266,7 @@ def prepare_image(rel: str, folders: Folders) -> Path:
     browser's canvas reads back exactly the bytes Pillow wrote). Cached by content hash."""
     from PIL import Image
 
-    src = folders.content / rel
+    src = content_path(rel, folders)  # as check read it
     digest = file_hash(src, extra=str(SOURCE_IMAGE_SIZE).encode())
     out = folders.cache / "images" / f"{src.stem}-{digest}.png"
     if not out.is_file():
@@ -1228,7 +1336,11 @@ def directive_inputs(d: Directive, page: Page, folders: Folders) -> BuildInputs:
     return BuildInputs(image, needed.options if needed else None, files)
 
 
-def compute_views(pages: list[Page], folders: Folders) -> list[ContentError]:
+# What an engine view raises on content it cannot use: a content error on the directive's line.
+VIEW_ERRORS = (ValueError, ArithmeticError, LookupError, TypeError, AttributeError)
+
+
+def compute_views(pages: list[Page], folders: Folders, limits: Limits = LIMITS) -> list[ContentError]:
     """Every directive's first view, from the engine. An engine error is a content error on
     the directive's line."""
     from pe_engine import components
@@ -1238,10 +1350,23 @@ def compute_views(pages: list[Page], folders: Folders) -> list[ContentError]:
         for d in page.components:
             inputs = directive_inputs(d, page, folders)
             state = {"all_strategies": True} if any(o.name == "all_strategies" for o in components.get(d.name).state) else {}
+            args = (d.name, inputs.image, inputs.needed, {**d.options, **state}, inputs.file_key())
+            key = memo_key(_compute, args)
             try:
-                d.view = memo(_compute, d.name, inputs.image, inputs.needed, {**d.options, **state}, inputs.file_key())
-            except (ValueError, ArithmeticError) as exc:
-                errors.append(ContentError(page.source.path, d.line, f"{d.name}: {exc}"))
+                if key not in _MEMO:  # in a child with a deadline: a file option's content is the author's
+                    _MEMO[key] = run_bounded(_compute, *args, seconds=limits.view_seconds, memory=limits.parse_memory,
+                                             keep=VIEW_ERRORS)
+                d.view = _MEMO[key]
+            except TimeoutError:
+                errors.append(ContentError(page.source.path, d.line, f"{d.name}: computing it took longer than "
+                                                                     f"{limits.view_seconds:g} s"))
+            except MemoryError:
+                errors.append(ContentError(page.source.path, d.line, f"{d.name}: computing it needed more than "
+                                                                     f"{limits.parse_memory >> 20} MB"))
+            except RecursionError:
+                errors.append(ContentError(page.source.path, d.line, f"{d.name}: its data nests too deeply"))
+            except VIEW_ERRORS as exc:  # a file the view reads (a record, weights) that is not what it expects
+                errors.append(ContentError(page.source.path, d.line, f"{d.name}: {clip(str(exc), 200)}"))
     return errors
 
 
@@ -1422,11 +1547,7 @@ def collect_files(pages: list[Page], assets: Assets, folders: Folders) -> dict[s
             path = None if EXTERNAL.match(target) else content_path(target, folders)
             if path is None or path.suffix == ".md" or not path.is_file():
                 continue
-            local = target.partition("#")[0].partition("?")[0].removeprefix("./")
-            rel = path.relative_to(folders.content)
-            hashed = (rel.parent / f"{rel.stem}-{file_hash(path)}{rel.suffix}").as_posix()
-            assets.files[hashed] = path
-            copied[local] = hashed
+            copied[local_part(target)] = hashed_copy(path, folders, assets)
     return copied
 
 
@@ -1492,9 +1613,7 @@ def render_component(d: Directive, ctx: RenderContext) -> str:
     # the page) in the instance data, for the page's scripts to hand to the engine.
     for option in (o for o in component.options if o.kind == "file"):
         path = content_path(d.options[option.name], ctx.folders)
-        rel = path.relative_to(ctx.folders.content)
-        hashed = (rel.parent / f"{rel.stem}-{file_hash(path)}{rel.suffix}").as_posix()
-        ctx.assets.files[hashed] = path
+        hashed = hashed_copy(path, ctx.folders, ctx.assets)
         instance.setdefault("files", {})[option.name] = {"path": d.options[option.name], "url": ctx.root + hashed,
                                                          "bytes": path.stat().st_size}
     if component.needs:
@@ -1732,8 +1851,8 @@ def rewrite_links(body: str, pages: list[Page], files: dict[str, str]) -> str:
 
     def fix(m: re.Match) -> str:
         target = html.unescape(m.group(2))
-        file_part, sep, anchor = target.partition("#")
-        file_part = file_part.removeprefix("./")
+        _, sep, anchor = target.partition("#")
+        file_part = local_part(target)  # a query is dropped: the hashed name is the version
         if file_part in names:
             return f'{m.group(1)}="{html.escape(names[file_part] + sep + anchor)}"'
         if file_part in files:
@@ -1901,6 +2020,8 @@ def write_site(html_pages: dict[str, str], assets: Assets, folders: Folders) -> 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
+        # First, so that a staging folder left by a killed build is known as the build's own.
+        (staging / STAMP).write_text("This folder was written by build.py, which replaces it on the next build.\n")
         for rel, content in assets.files.items():
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -1917,7 +2038,6 @@ def write_site(html_pages: dict[str, str], assets: Assets, folders: Folders) -> 
             for suffix, packed in precompressed(rel, path.read_bytes(), folders).items():
                 path.with_name(path.name + suffix).write_bytes(packed)
         (staging / ".nojekyll").write_text("")
-        (staging / STAMP).write_text("This folder was written by build.py, which replaces it on the next build.\n")
         swap_directories(staging, dist)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -1926,12 +2046,13 @@ def write_site(html_pages: dict[str, str], assets: Assets, folders: Folders) -> 
 
 def clean_stale_staging(dist: Path) -> None:
     """Remove staging folders left by builds that were killed."""
-    for stale in dist.parent.glob(f"{dist.name}.staging-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(stale, ignore_errors=True)
-    for stale in dist.parent.glob(f"{dist.name}.old-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    for kind in ("staging", "old"):
+        for stale in dist.parent.glob(f"{dist.name}.{kind}-*"):
+            pid = stale.name.rsplit("-", 1)[-1]
+            # Only what a build made (it carries STAMP) and whose build is gone.
+            if (pid.isdigit() and not Path(f"/proc/{pid}").exists() and stale.is_dir()
+                    and not stale.is_symlink() and (stale / STAMP).is_file()):
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -1952,6 +2073,7 @@ def build_lock(folders: Folders):
 def read_and_check(folders: Folders, parse: Callable | None = None) -> list[Page]:
     """The stages ``check`` runs (read, parse, check_site, compute_views); raises BuildFailed."""
     sources, errors = read_sources(folders)
+    compute_facts(sources, folders)
     pages, parse_errors = parse_pages(sources, folders, parse, frozenset(e.path.name for e in errors))
     errors += parse_errors
     if not errors:
@@ -2011,6 +2133,7 @@ class Builder:
         if changed is None or any(f.content in p.parents and p.suffix != ".md" for p in changed):
             self._parsed.clear()  # a page's checks look at its images
         if engine_changed:
+            self._parsed.clear()  # defaults, bounds and facts may have changed
             _MEMO.clear()
             _PNG_MEMO.clear()
             for name in [m for m in sys.modules if m == "pe_engine" or m.startswith("pe_engine.")]:

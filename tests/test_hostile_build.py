@@ -262,6 +262,65 @@ def test_a_long_value_gives_a_short_message(site):
     assert line == 7 and len(message) < 200 and message.startswith("option 'grid' of 'rope-shift' must be between")
 
 
+DEEP_YAML = "{a: " * 900 + "1" + "}" * 900
+
+
+@pytest.mark.parametrize("name,text,expected", [
+    ("deep YAML in an option", "::: rope-shift\ngrid: " + DEEP_YAML + "\n:::\n", (7, "the YAML nests too deeply")),
+    ("deep fact", "So {= " + "+".join(["1"] * 150) + " =}.\n", (6, "a fact is at most 200 characters")),
+    ("a fact that never ends", "So {= power(2, 10**12) =}.\n", (6, "power(2, 10**12): it took too long")),
+    ("a fact of a huge table", 'So {= similarity("learned", 0, 1, 100000, 1, 4) =}.\n', (6, "it took too long")),
+    ("a gigabyte-wide format", "So {= 1 :>999999999 =}.\n", (6, "format '>999999999' is longer or wider")),
+    ("a record that is not a path", "So {= record(5) =}.\n", (6, "record 5 must be a .json file in content/")),
+    ("a superscript digit in a link", "[x](#vit-stepper-0&size=²)\n\n::: vit-stepper\n:::\n",
+     (6, "size=²: image size is not a whole number")),
+    ("a null byte in a link", "[x](a%00.png)\n", (6, "it is outside content/")),
+    ("a file name over 255 bytes", "[x](" + "a" * 300 + ".png)\n", (6, "it is outside content/")),
+])
+def test_hostile_content_is_one_message_in_bounded_time(site, name, text, expected):
+    """Each of these gave a traceback or hung the build before."""
+    about(site, text)
+    found = timed_check(site, seconds=25)
+    assert len(found) == 1 and found[0][0] == expected[0] and expected[1] in found[0][1], found
+
+
+def test_a_hostile_record_is_an_error_on_the_directive(site):
+    (site.content / "models" / "bad.json").write_text("[" * 100_000 + "]" * 100_000)
+    about(site, "::: trained-vit\nrecord: models/bad.json\n:::\n")
+    found = [(e.path.name, e.line, e.message) for e in build.check(site)]
+    assert found == [("about.md", 6, "trained-vit: its data nests too deeply")], found
+    code, output = cli("build", "--content", str(site.content), "--out", str(site.out), "--no-snapshot")
+    assert code == 1 and "Traceback" not in output and "bug in build.py" not in output
+
+
+def test_many_headings_and_links_check_in_linear_time(site):
+    """Each heading's and link's line used to be found by a scan of the whole page: 4,000 headings took 45 s."""
+    about(site, "".join(f"# Heading {i}\n\n[back](#heading-{i}) and [on](#heading-{(i + 1) % 4000})\n\n"
+                        for i in range(4000)))
+    assert timed_check(site, seconds=15) == []
+
+
+def test_a_link_by_dot_dot_back_into_content_is_refused_and_nothing_is_written_there(site):
+    """'../content/images/x.png' resolves inside content/, but its copy went to out/../content/."""
+    about(site, "![A photo](../content/images/astronaut.png)\n")
+    before = tree_hash(site.content)
+    assert problems(site) == [(6, "image '../content/images/astronaut.png' is outside content/")]
+    assert tree_hash(site.content) == before
+
+
+def test_stale_folders_beside_the_output_are_left_alone_unless_a_build_made_them(site):
+    site.out.mkdir()
+    mine = site.out.with_name(site.out.name + ".old-999999999")
+    theirs = site.out.with_name(site.out.name + ".old-backup")
+    for folder in (mine, theirs):
+        folder.mkdir()
+        (folder / "keep.txt").write_text("x")
+    (mine / build.STAMP).write_text("made by a build")
+    build.clean_stale_staging(site.out)
+    assert theirs.is_dir() and (theirs / "keep.txt").is_file()
+    assert not mine.exists()
+
+
 @pytest.mark.parametrize("kind", ["dev-zero", "fifo", "folder", "dangling"])
 def test_only_regular_files_are_read(site, kind):
     path = site.content / "extra.md"

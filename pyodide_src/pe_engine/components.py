@@ -232,7 +232,8 @@ class Component:
             if opt is None:
                 out.append(f"'{key}' is not a setting of {self.name} (its keys: {', '.join(keyed)})")
                 continue
-            value = text if opt.kind == "choice" else int(text) if text.isdigit() else None
+            whole = text.isascii() and text.isdigit() and len(text) <= 7  # as fragment.js reads it (/^\d{1,7}$/)
+            value = text if opt.kind == "choice" else int(text) if whole else None
             why = "is not a whole number" if value is None else opt.problem(value)
             if not why and opt.control == "select" and value not in opt.offered_with(authored.get(opt.name, value)):
                 why = f"is not offered by its control ({', '.join(map(str, opt.offered_with(authored[opt.name])))})"
