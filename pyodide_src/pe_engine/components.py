@@ -359,7 +359,7 @@ RESOLUTION_CHANGE = Component(
 PERMUTATION_DEMO = Component(
     name="permutation-demo",
     summary="shuffle the patches through one attention layer, with and without PE",
-    options=(SEED,),
+    options=(),  # its tables and weights follow the stepper it needs (its seed too)
     state=(Option("shuffle_seed", "int", 1, "Shuffle", minimum=0, maximum=SEED_MAX),),
     needs="vit-stepper",
     view=views.permutation_demo,

@@ -274,8 +274,8 @@ def resolution_change(inputs, from_grid, to_grid, dim, method="timm", channel=0,
 PERMUTATION_SHARPNESS = 8.0
 
 
-def permutation_demo(inputs, seed=0, shuffle_seed=1):
-    """The ``permutation-demo`` component, on the patches of the stepper it needs."""
+def permutation_demo(inputs, shuffle_seed=1):
+    """The ``permutation-demo`` component, on the patches (and the seed) of the stepper it needs."""
     s = inputs.needed
     view = permutation_view(inputs.pixels(s["image_size"]), s["image_size"], s["patch"], s["dim"], s["seed"],
                             shuffle_seed)

@@ -35,7 +35,7 @@ export function mount(root, data, engine) {
     }
     shuffle += 1;
     try {
-      view = await engine.call("permutation-demo", { seed: data.options.seed, shuffle_seed: shuffle, needs: data.needs });
+      view = await engine.call("permutation-demo", { shuffle_seed: shuffle, needs: data.needs });
       source = "pyodide";
       await show();
     } catch (err) {
