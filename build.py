@@ -1608,6 +1608,7 @@ def render_component(d: Directive, ctx: RenderContext) -> str:
                 "view": {k: v for k, v in view.items() if not k.startswith("_")}}
     if image_option:
         instance.update(image=extra["image_url"], source_size=SOURCE_IMAGE_SIZE,
+                        image_limits={"bytes": LIMITS.image_bytes, "pixels": LIMITS.image_pixels},  # a reader's upload
                         input=extra["input_urls"].get(d.options.get("image_size")))
     # "file" options: the file under a name carrying its content hash; its URL (relative to
     # the page) in the instance data, for the page's scripts to hand to the engine.

@@ -7,12 +7,18 @@ The same files go through the real page in tests/e2e/test_upload_headers.py.
 """
 import json
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from upload_samples import MB, cases
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import build  # noqa: E402
+
+LIMITS = {"bytes": build.LIMITS.image_bytes, "pixels": build.LIMITS.image_pixels}  # as the page gets them
 
 ROOT = Path(__file__).resolve().parents[1]
 UPLOAD_JS = ROOT / "site_templates" / "static" / "js" / "upload.js"
@@ -22,14 +28,14 @@ NODE = shutil.which("node")
 RUNNER = r"""
 import { readFile, readdir } from "node:fs/promises";
 const { checkFile } = await import(process.env.UPLOAD_JS);
-const dir = process.env.CASES, out = {};
+const dir = process.env.CASES, limits = JSON.parse(process.env.LIMITS), out = {};
 for (const name of (await readdir(dir)).sort()) {
   const file = new File([await readFile(`${dir}/${name}`)], name);
   let read = 0, reads = 0;
   const counted = { name, size: file.size, type: file.type,
                     slice: (a, b) => { const part = file.slice(a, b); read += part.size; reads += 1; return part; } };
   const t0 = performance.now();
-  try { out[name] = { dims: await checkFile(counted) }; } catch (err) { out[name] = { error: err.message }; }
+  try { out[name] = { dims: await checkFile(counted, limits) }; } catch (err) { out[name] = { error: err.message }; }
   Object.assign(out[name], { read, reads, ms: performance.now() - t0 });
 }
 console.log(JSON.stringify(out));
@@ -44,7 +50,8 @@ def results(tmp_path_factory):
     for name, (data, _) in cases().items():
         (folder / name).write_bytes(data)
     done = subprocess.run([NODE, "--input-type=module"], input=RUNNER, capture_output=True, text=True, timeout=120,
-                          env={"UPLOAD_JS": UPLOAD_JS.as_uri(), "CASES": str(folder), "PATH": "/usr/bin:/bin"})
+                          env={"UPLOAD_JS": UPLOAD_JS.as_uri(), "CASES": str(folder), "PATH": "/usr/bin:/bin",
+                               "LIMITS": json.dumps(LIMITS)})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -2,8 +2,6 @@
 // header (its kind, and its size before anything is decoded), decoded and cropped/resized
 // by the browser, and handed to the worker. It never leaves the page.
 
-const MAX_BYTES = 20 * 1024 * 1024;
-const MAX_PIXELS = 40_000_000;
 const SIGNATURES = [
   ["PNG", [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]],
   ["JPEG", [0xff, 0xd8, 0xff]],
@@ -291,16 +289,18 @@ export function decodeInWorker(blob, size, dims) {
 // The size the browser will decode the file to, read from its header before anything is
 // decoded; throws a sentence for the reader if the file is too big, is not an image of a
 // kind the page takes, or gives no size that can be read.
-export async function checkFile(file) {
+// limits: { bytes, pixels }, the build's (build.py Limits: image_bytes, image_pixels).
+export async function checkFile(file, limits) {
   if (!file) throw new Error("No file was chosen.");
-  if (file.size > MAX_BYTES) throw new Error(`"${file.name}" is ${(file.size / 1048576).toFixed(1)} MB; the limit is 20 MB.`);
+  const mb = (bytes) => `${(bytes / 1048576).toFixed(bytes % 1048576 ? 1 : 0)} MB`;
+  if (file.size > limits.bytes) throw new Error(`"${file.name}" is ${mb(file.size)}; the limit is ${mb(limits.bytes)}.`);
   const unreadable = new Error(`"${file.name}": its size could not be read from the file, so it was not opened.`);
   const { kind, dims, extent } = await readImageSize(file).catch(() => { throw unreadable; });
   if (!kind) throw new Error(`"${file.name}" is not a PNG, JPEG, GIF or WebP image.`);
   if (!extent) throw unreadable;
   const [width, height] = extent;
-  if (width * height > MAX_PIXELS) {
-    throw new Error(`"${file.name}" is ${width} × ${height} pixels (${(width * height / 1e6).toFixed(0)} MP); the limit is 40 MP.`);
+  if (width * height > limits.pixels) {
+    throw new Error(`"${file.name}" is ${width} × ${height} pixels (${(width * height / 1e6).toFixed(0)} MP); the limit is ${limits.pixels / 1e6} MP.`);
   }
   return dims;
 }
@@ -317,7 +317,7 @@ export function mountUpload(root, data, engine, store) {
     const mine = ++latest;
     try {
       if (engine.state !== "ready") throw new Error("The live engine is still starting; try again in a moment.");
-      const dims = await checkFile(file);
+      const dims = await checkFile(file, data.image_limits);
       say(`Reading "${file.name}"…`);
       let pixels;
       try {
