@@ -1831,15 +1831,12 @@ def runtime_data(ctx: RenderContext, assets: Assets, folders: Folders) -> dict[s
     }
 
 
-RUNTIME_DOWNLOADS = ("pyodide.asm.wasm", "pyodide.asm.mjs", "python_stdlib.zip", "pyodide-lock.json", "pyodide.mjs")
-
-
 def runtime_download_mb(assets: Assets, folders: Folders) -> int:
     """Megabytes the worker downloads, as a host serving the precompressed siblings sends them."""
     total = 0
     for rel, content in assets.files.items():
         name = rel.rsplit("/", 1)[-1]
-        if name in RUNTIME_DOWNLOADS or name.startswith(("snapshot-", "pe_engine-")):
+        if name in PYODIDE_FILES or name.startswith(("snapshot-", "pe_engine-")):
             data = content if isinstance(content, bytes) else Path(content).read_bytes()
             total += min([len(data)] + [len(c) for c in precompressed(rel, data, folders).values()])
     return max(1, round(total / 1e6))

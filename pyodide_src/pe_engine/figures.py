@@ -16,7 +16,6 @@ caption can say it.
 DIVERGING = "RdBu"
 SEQUENTIAL = "Cividis"
 SELECTION_NAME = "selection"
-HIGHLIGHT_NAME = "highlight"
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
            "#fde725"]

@@ -134,7 +134,8 @@ def vit_stepper(inputs, image_size, patch, dim, strategy, seed, selected, heatma
         strategies = tuple(STRATEGIES)
     view = stepper_view(inputs.pixels(image_size), image_size, patch, dim, seed, strategies, selected, heatmap)
     if all_strategies:  # the build's first view: the technical details and the presets too
-        view["vit_base"] = dimensions_view(224, 16, 768)
+        base = PRESETS["ViT-B/16"]
+        view["vit_base"] = dimensions_view(base["image_size"], base["patch"], base["dim"])
         view["presets"] = PRESETS
     return view
 
@@ -212,10 +213,6 @@ def cached_pe_table(strategy, grid_h, grid_w, dim, seed=0):
 
 def dimensions_view(image_size, patch, dim):
     return vit_dimensions(image_size, patch, dim, CHANNELS)
-
-
-def presets_view():
-    return PRESETS
 
 
 METHOD_NAMES = {"timm": "timm", "deit": "DeiT", "jax": "JAX"}

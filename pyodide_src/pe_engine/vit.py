@@ -48,7 +48,7 @@ from .similarity import similarity_matrix
 
 __all__ = [
     "FORMAT", "FORMAT_VERSION", "PE_KINDS", "METHODS",
-    "read_safetensors", "load", "ViT", "model_from_tensors",
+    "read_safetensors", "load", "ViT",
     "pos_table", "upsample", "from_canvas", "image_patches", "shuffle_orders",
     "forward", "predict", "accuracy", "neighbour_far_similarity",
     "layer_norm", "linear", "gelu", "softmax",
@@ -60,8 +60,6 @@ PE_KINDS = ("learned", "none", "sincos")
 LN_EPS = 1e-6
 _GELU_C = sqrt(2.0 / math.pi)
 _DTYPES = {"F64": ("d", 8), "F32": ("f", 4), "U8": ("B", 1), "I64": ("q", 8)}
-_BLOCK_PARAMS = ("ln1_g", "ln1_b", "qkv_w", "qkv_b", "proj_w", "proj_b",
-                 "ln2_g", "ln2_b", "fc1_w", "fc1_b", "fc2_w", "fc2_b")
 
 
 # --- the weights file ------------------------------------------------------------
@@ -167,12 +165,6 @@ class ViT:
     def __repr__(self):
         return "ViT(%r, pe=%r, grid=%r, patch=%d, dim=%d, heads=%d, depth=%d)" % (
             self.name, self.pe, self.grid, self.patch, self.dim, self.heads, self.depth)
-
-
-def model_from_tensors(name, config, tensors):
-    """A ViT from tensors {param: (shape, flat values)} without the model
-    prefix (e.g. "blocks.0.qkv_w") and its config dict."""
-    return ViT(name, config, tensors)
 
 
 def load(data):
