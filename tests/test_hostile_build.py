@@ -114,6 +114,15 @@ def test_every_output_file_is_its_own_copy(site):
     assert "minified" not in (ROOT / "site_templates" / "static" / "css" / "site.css").read_text()
 
 
+def test_a_link_with_a_query_points_at_the_copy(site):
+    """'a.png?v=1' named a file that was copied, but the page kept pointing at the uncopied original."""
+    about(site, "![A photo](images/astronaut.png?v=1)\n")
+    build.build(site, snapshot=False)
+    src = re.search(r'<img alt="A photo" src="([^"]+)"', (site.out / "about.html").read_text(encoding="utf-8")).group(1)
+    assert re.fullmatch(r"images/astronaut-[0-9a-f]+\.png", src), src
+    assert (site.out / src).read_bytes() == PNG
+
+
 # --------------------------------------------------------------------------- 3. no silent page loss
 
 def test_two_pages_for_one_output_file_are_an_error(site):
