@@ -1584,6 +1584,7 @@ class RenderContext:
 def render_component(d: Directive, ctx: RenderContext) -> str:
     """A directive through its template, components/<name>.html, with its view and controls."""
     from pe_engine import components
+    from pe_engine.resample import METHOD_NAMES
 
     component = components.get(d.name)
     view = d.view
@@ -1636,7 +1637,7 @@ def render_component(d: Directive, ctx: RenderContext) -> str:
     return template.render(id=d.id, component=component, options=d.options, controls=controls, view=view,
                            files=instance.get("files", {}),
                            root=ctx.root, fallback_image=fallback_image, steps=components.STEPS,
-                           families=components.FAMILIES, **extra)
+                           families=components.FAMILIES, method_names=METHOD_NAMES, **extra)
 
 
 # plotly.js's named colour scales (its src/components/colorscale/scales.js, the same table as the

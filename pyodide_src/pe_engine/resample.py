@@ -21,9 +21,10 @@ import math
 
 from ._checks import matrix_shape, non_negative_int, size_pair
 
-__all__ = ["resample", "axis_weights", "METHODS"]
+__all__ = ["resample", "axis_weights", "METHODS", "METHOD_NAMES"]
 
 METHODS = ("timm", "deit", "jax")
+METHOD_NAMES = {"timm": "timm", "deit": "DeiT", "jax": "JAX"}  # how a figure or a table names them
 
 
 def _cubic(x, a):

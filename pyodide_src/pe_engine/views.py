@@ -13,7 +13,7 @@ from .encodings import (learned, learned_2d, relative_position_bias, rope_scores
 from .images import resize_area
 from .patches import grid_shape, patchify
 from .projection import embed_sequence, init_cls_token, init_projection, project
-from .resample import resample
+from .resample import METHOD_NAMES, resample
 from .similarity import cosine_similarity_map, similarity_matrix
 
 # The strategies the stepper offers: name -> (title, family). The family is what the
@@ -215,7 +215,6 @@ def dimensions_view(image_size, patch, dim):
     return vit_dimensions(image_size, patch, dim, CHANNELS)
 
 
-METHOD_NAMES = {"timm": "timm", "deit": "DeiT", "jax": "JAX"}
 
 
 def channel_picture(table, grid, channel, num_prefix=1):
