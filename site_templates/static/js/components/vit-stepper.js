@@ -1,7 +1,7 @@
 // The ViT stepper (`vit-stepper`): one store holds its state; the view cache fetches the
 // numbers, draw.js shows them, controls.js and the parameter and upload panels change the
 // store, and the URL fragment follows it.
-import * as store from "../state.js";
+import { createStore } from "../state.js";
 import * as fragment from "../fragment.js";
 import { ViewCache, configKey } from "../stepper/view-cache.js";
 import { createDrawing } from "../stepper/draw.js";
@@ -19,7 +19,7 @@ export function mount(root, data, engine) {
                      image_size: o.image_size, patch: o.patch, dim: o.dim };
   let anchor = fragment.split(location.hash).anchor;
   const initial = fragment.parse(location.hash, component, data.controls, defaults);
-  store.init({ ...initial, seed: o.seed, imageVersion: 0, imageName: null });
+  const store = createStore({ ...initial, seed: o.seed, imageVersion: 0, imageName: null });
 
   const cache = new ViewCache(data.view, configKey({ ...defaults, seed: o.seed, imageVersion: 0 }), engine, strategies);
   const isDefaultImage = (s) => s.imageVersion === 0 && s.image_size === defaults.image_size;
