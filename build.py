@@ -31,6 +31,7 @@ import functools
 import hashlib
 import html
 import io
+import itertools
 import json
 import os
 import pickle
@@ -667,9 +668,8 @@ def fact_value(expression: str, folders: Folders) -> str:
 _FACTS: dict[str, tuple[str, str]] = {}
 
 
-def _facts_in_child(expressions: list[str], folders: Folders) -> tuple[dict, dict]:
-    """Runs in run_bounded's child: the facts' texts, and what they added to the engine's memo."""
-    before = set(_MEMO)
+def _fact_texts(expressions: list[str], folders: Folders) -> dict[str, tuple[str, str]]:
+    """expression -> ("ok", text) or ("error", reason); run in a bounded child (compute_facts)."""
     out = {}
     for expression in expressions:
         try:
@@ -678,7 +678,7 @@ def _facts_in_child(expressions: list[str], folders: Folders) -> tuple[dict, dic
             out[expression] = ("error", str(exc))
         except RecursionError:
             out[expression] = ("error", f"{clip(expression.strip())} nests too deeply")
-    return out, {key: value for key, value in _MEMO.items() if key not in before}
+    return out
 
 
 def compute_facts(sources: list["Source"], folders: Folders, limits: Limits = LIMITS) -> None:
@@ -691,10 +691,8 @@ def compute_facts(sources: list["Source"], folders: Folders, limits: Limits = LI
         return
     why = {TimeoutError: "it took too long", MemoryError: f"it needed more than {limits.parse_memory >> 20} MB"}
     try:
-        found, memo_entries = run_bounded(_facts_in_child, todo, folders, seconds=limits.facts_seconds,
-                                          memory=limits.parse_memory)
-        _FACTS.update(found)
-        _MEMO.update(memo_entries)
+        _FACTS.update(run_with_memo(_fact_texts, todo, folders, seconds=limits.facts_seconds,
+                                    memory=limits.parse_memory))
         return
     except (TimeoutError, MemoryError, RecursionError, RuntimeError):
         pass
@@ -705,10 +703,8 @@ def compute_facts(sources: list["Source"], folders: Folders, limits: Limits = LI
             _FACTS[expression] = ("error", "not computed: other facts on these pages took too long")
             continue
         try:
-            found, memo_entries = run_bounded(_facts_in_child, [expression], folders,
-                                              seconds=min(left, limits.facts_seconds / 5), memory=limits.parse_memory)
-            _FACTS.update(found)
-            _MEMO.update(memo_entries)
+            _FACTS.update(run_with_memo(_fact_texts, [expression], folders,
+                                        seconds=min(left, limits.facts_seconds / 5), memory=limits.parse_memory))
         except (TimeoutError, MemoryError, RecursionError, RuntimeError) as exc:
             _FACTS[expression] = ("error", f"{clip(expression.strip())}: {why.get(type(exc), short(str(exc)))}")
 
@@ -978,9 +974,8 @@ class LineFinder:
     def __call__(self, needle: str) -> int:
         if needle in self.missing:
             return 1
-        order = [*range(self.cursor, len(self.lines)), *range(self.start, self.cursor)]
         for variant in (needle, html.escape(needle, quote=False), html.escape(needle)):
-            for n in order:
+            for n in itertools.chain(range(self.cursor, len(self.lines)), range(self.start, self.cursor)):
                 if variant and variant in self.lines[n]:
                     self.cursor = n
                     return n + 1
@@ -1261,6 +1256,19 @@ def memo_key(fn: Callable, args: tuple) -> tuple:
     return getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)), repr(args)
 
 
+def run_with_memo(fn: Callable, *args, seconds: float, memory: int, keep: tuple[type, ...] = ()) -> Any:
+    """run_bounded(fn, *args), bringing back what the child added to the memo too (the engine
+    results it computed on the way), so the parent never computes them again."""
+    def in_child():
+        before = set(_MEMO)
+        value = fn(*args)
+        return value, {key: v for key, v in _MEMO.items() if key not in before}
+
+    value, added = run_bounded(in_child, seconds=seconds, memory=memory, keep=keep)
+    _MEMO.update(added)
+    return value
+
+
 def prepare_image(rel: str, folders: Folders) -> Path:
     """A content image as a square PNG of SOURCE_IMAGE_SIZE, without colour chunks (so the
     browser's canvas reads back exactly the bytes Pillow wrote). Cached by content hash."""
@@ -1354,8 +1362,8 @@ def compute_views(pages: list[Page], folders: Folders, limits: Limits = LIMITS) 
             key = memo_key(_compute, args)
             try:
                 if key not in _MEMO:  # in a child with a deadline: a file option's content is the author's
-                    _MEMO[key] = run_bounded(_compute, *args, seconds=limits.view_seconds, memory=limits.parse_memory,
-                                             keep=VIEW_ERRORS)
+                    _MEMO[key] = run_with_memo(_compute, *args, seconds=limits.view_seconds,
+                                               memory=limits.parse_memory, keep=VIEW_ERRORS)
                 d.view = _MEMO[key]
             except TimeoutError:
                 errors.append(ContentError(page.source.path, d.line, f"{d.name}: computing it took longer than "
